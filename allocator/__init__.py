@@ -1,0 +1,1 @@
+"""Order allocation: stock model, cost model, solvers and the HTTP API."""

@@ -1,0 +1,1 @@
+"""Benchmarks behind `shelfsight bench ...`; figures are recorded in BENCHMARKS.md."""

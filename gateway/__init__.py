@@ -1,0 +1,1 @@
+"""The shop's edge daemon: presence cleaning, durable outbox, sink to the store."""

@@ -1,0 +1,1 @@
+"""Reader devices: wire formats, EPC codec and drivers. Knows nothing of databases."""

@@ -1,0 +1,8 @@
+"""`shelfsight epc ...` and `shelfsight readers ...`."""
+
+from __future__ import annotations
+
+import typer
+
+epc_app = typer.Typer(no_args_is_help=True, help="Decode and encode GS1 EPCs.")
+readers_app = typer.Typer(no_args_is_help=True, help="Reader wire formats and drivers.")

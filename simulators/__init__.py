@@ -1,0 +1,1 @@
+"""Simulated devices on their real wire formats, shops with ground truth, a retail chain."""
