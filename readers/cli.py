@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import typer
+from readers.decode_cli import readers_app
+from readers.epc_cli import epc_app
 
-epc_app = typer.Typer(no_args_is_help=True, help="Decode and encode GS1 EPCs.")
-readers_app = typer.Typer(no_args_is_help=True, help="Reader wire formats and drivers.")
+__all__ = ["epc_app", "readers_app"]
