@@ -12,8 +12,12 @@ class ReaderConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, description="Reader name; reads are attributed to it, never to the payload.")
-    driver: str = Field(description="Driver name: zebra_iotc, impinj_iot, mercury, r2000, tsl_ascii or a plugin.")
+    id: str = Field(
+        min_length=1, description="Reader name; reads are attributed to it, never to the payload."
+    )
+    driver: str = Field(
+        description="Driver name: zebra_iotc, impinj_iot, mercury, r2000, tsl_ascii or a plugin."
+    )
     port: str | None = Field(None, description="Serial device (serial drivers), e.g. /dev/ttyUSB0.")
     baudrate: int = Field(115200, gt=0, description="Serial baud rate.")
     topic: str | None = Field(

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -66,7 +67,7 @@ def discover(components: tuple[str, ...] = COMPONENTS) -> list[Migration]:
     return found
 
 
-def timescale_available(conn: psycopg.Connection[object]) -> bool:
+def timescale_available(conn: psycopg.Connection[Any]) -> bool:
     """True when the TimescaleDB extension is installed or can be created here."""
     row = conn.execute(
         "SELECT installed_version IS NOT NULL, true FROM pg_available_extensions"
@@ -116,7 +117,7 @@ def migrate(dsn: str, components: tuple[str, ...] = COMPONENTS) -> MigrationResu
                 if (mig.component, mig.version) in done:
                     continue
                 with conn.transaction():
-                    conn.execute(mig.sql(ts))  # type: ignore[arg-type]
+                    conn.execute(mig.sql(ts).encode())
                     conn.execute(
                         "INSERT INTO shelfsight_migrations"
                         " (component, version, name, checksum, timescale)"
@@ -131,7 +132,7 @@ def migrate(dsn: str, components: tuple[str, ...] = COMPONENTS) -> MigrationResu
     return MigrationResult(applied=applied, timescale=ts)
 
 
-def pending(conn: psycopg.Connection[object], components: tuple[str, ...] = COMPONENTS) -> list[str]:
+def pending(conn: psycopg.Connection[Any], components: tuple[str, ...] = COMPONENTS) -> list[str]:
     """Migrations shipped but not applied (readiness checks use this)."""
     try:
         rows = conn.execute("SELECT component, version FROM shelfsight_migrations").fetchall()

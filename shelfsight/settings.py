@@ -30,6 +30,9 @@ from gateway.config import (
 from readers.config import ReaderConfig
 from simulators.config import ChainConfig
 
+SERIAL_DRIVERS = frozenset({"mercury", "r2000", "tsl_ascii"})
+MQTT_DRIVERS = frozenset({"zebra_iotc"})  # impinj_iot may use `url` (HTTP stream) instead
+
 
 class ZoneKind(StrEnum):
     SALES = "sales"
@@ -95,13 +98,13 @@ class StoreSettings(_Settings):
         default_factory=_default_zones, description="Zone name -> kind (sales, storage, fitting, exit, pos)."
     )
     readers: list[ReaderConfig] = Field(default_factory=list, description="The shop's readers.")
-    mqtt: MqttConfig = Field(default_factory=MqttConfig)  # type: ignore[arg-type]
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
-    gateway: GatewayConfig = Field(default_factory=GatewayConfig)  # type: ignore[arg-type]
-    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)  # type: ignore[arg-type]
-    outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
-    sink: SinkConfig = Field(default_factory=SinkConfig)  # type: ignore[arg-type]
-    metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # type: ignore[arg-type]
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    sink: SinkConfig = Field(default_factory=SinkConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @model_validator(mode="after")
     def _check_references(self) -> StoreSettings:
@@ -111,6 +114,10 @@ class StoreSettings(_Settings):
             if reader.id in seen:
                 errors.append(f"readers[{i}].id: duplicate reader id {reader.id!r}")
             seen.add(reader.id)
+            if reader.driver in SERIAL_DRIVERS and not reader.port:
+                errors.append(f"readers[{i}].port: field required (serial driver {reader.driver})")
+            if reader.driver in MQTT_DRIVERS and not reader.topic:
+                errors.append(f"readers[{i}].topic: field required (MQTT driver {reader.driver})")
             for antenna, zone in reader.zones.items():
                 if zone not in self.zones:
                     errors.append(f"readers[{i}].zones.{antenna}: unknown zone {zone!r}")
@@ -122,17 +129,17 @@ class StoreSettings(_Settings):
 class ChainSettings(_Settings):
     """The simulated chain (`simulate chain`, the demo) and its cost model."""
 
-    chain: ChainConfig = Field(default_factory=ChainConfig)  # type: ignore[arg-type]
-    costs: CostConfig = Field(default_factory=CostConfig)  # type: ignore[arg-type]
+    chain: ChainConfig = Field(default_factory=ChainConfig)
+    costs: CostConfig = Field(default_factory=CostConfig)
 
 
 class ApiSettings(_Settings):
     """The allocation API (`api serve`)."""
 
-    server: ServerConfig = Field(default_factory=ServerConfig)  # type: ignore[arg-type]
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
-    costs: CostConfig = Field(default_factory=CostConfig)  # type: ignore[arg-type]
-    reservations: ReservationConfig = Field(default_factory=ReservationConfig)  # type: ignore[arg-type]
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    costs: CostConfig = Field(default_factory=CostConfig)
+    reservations: ReservationConfig = Field(default_factory=ReservationConfig)
 
 
 KINDS: dict[str, type[_Settings]] = {

@@ -1,0 +1,1 @@
+"""Reusable test harness (tests and benchmarks import it): servers, proxy, helpers."""
