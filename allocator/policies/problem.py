@@ -1,0 +1,256 @@
+"""One order turned into small dense arrays over its candidate nodes (shared by every policy).
+
+Lines of the same GTIN are merged; candidates are only the nodes that hold some unit of the
+order's GTINs and still have pick capacity today, so the cost of a decision never touches the
+full N x G snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from allocator import costs as cm
+from allocator.config import CostConfig
+from allocator.decision import Assignment, CostBreakdown, Unfilled
+from allocator.model import Order, StockSnapshot
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Which cost terms a policy optimises (the breakdown always reports all of them)."""
+
+    failure: bool = True
+    opportunity: bool = True
+
+
+FULL = Terms()
+SHIPPING_ONLY = Terms(failure=False, opportunity=False)
+
+
+@dataclass(eq=False)
+class OrderProblem:
+    order: Order
+    gtins: tuple[str, ...]  # merged lines (L,)
+    src_line: tuple[int, ...]  # first original line index of each merged line
+    cols: IntArray  # (L,) snapshot GTIN column
+    qty: IntArray  # (L,)
+    nodes: IntArray  # (K,) snapshot node index
+    avail: IntArray  # (K, L) units offered online
+    dist: FloatArray  # (K,) km to the ship-to point
+    is_shop: NDArray[np.bool_]  # (K,)
+    parcel: FloatArray  # (K,)
+    carriage: FloatArray  # (K,) per item
+    labour: FloatArray  # (K,) per item
+    failure: FloatArray  # (K, L) per item
+    cap_hard: IntArray  # (K,) units still pickable today
+    cap_soft: IntArray  # (K,) units before overtime
+    picks_today: IntArray  # (K,)
+    capacity: IntArray  # (K,)
+    rho: FloatArray  # (L,) per unfilled unit
+    units: IntArray  # (K, L) recorded units (the Δ ladder is over these)
+    demand_full: FloatArray  # (K, L)
+    demand_markdown: FloatArray  # (K, L)
+    p_full: FloatArray  # (L,)
+    p_markdown: FloatArray  # (L,)
+    p_salvage: FloatArray  # (L,)
+    known: bool
+    collect: int  # index in K of the click-and-collect shop, -1 if none
+    overtime_rate: float
+    unknown: tuple[Unfilled, ...] = field(default_factory=tuple)
+
+    @property
+    def n_lines(self) -> int:
+        return len(self.gtins)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.nodes)
+
+    def unit_cost(self, terms: Terms) -> FloatArray:
+        """(K, L) per-item cost of carriage + labour (+ expected pick failure)."""
+        base = (self.carriage + self.labour)[:, None] + np.zeros((1, self.n_lines))
+        out: FloatArray = base + self.failure if terms.failure else base
+        return out
+
+    def phi(self, take: IntArray) -> FloatArray:
+        """(K, L) opportunity cost of taking `take` (K, L) units from each candidate."""
+        return cm.opportunity_cost(
+            self.units, take, self.demand_full, self.demand_markdown,
+            self.p_full[None, :], self.p_markdown[None, :], self.p_salvage[None, :],
+            cap=self.rho[None, :], known=self.known,
+        )
+
+    def segment_values(self, k: int, line: int, n: int, offset: int = 0) -> FloatArray:
+        """Δ of the 1st..n-th unit taken from candidate k for a line (non-decreasing), after
+        `offset` units already taken."""
+        q = self.units[k, line] - offset - np.arange(n, dtype=np.float64)
+        d = cm.unit_value(
+            q, self.demand_full[k, line], self.demand_markdown[k, line], self.p_full[line],
+            self.p_markdown[line], self.p_salvage[line], known=self.known,
+        )
+        out: FloatArray = np.minimum(d, self.rho[line])
+        return out
+
+    def breakdown(self, taken: dict[tuple[int, int], int]) -> CostBreakdown:
+        """Full expected cost of taking `taken[(k, line)]` units; the rest unfilled."""
+        if not taken:
+            unfilled = float((self.rho * self.qty).sum())
+            return CostBreakdown(unfilled=unfilled)
+        ks = np.array([k for k, _ in taken], dtype=np.int64)
+        ls = np.array([ln for _, ln in taken], dtype=np.int64)
+        us = np.array(list(taken.values()), dtype=np.int64)
+        take = np.zeros((self.n_nodes, self.n_lines), dtype=np.int64)
+        np.add.at(take, (ks, ls), us)
+        per_node = take.sum(axis=1)
+        used = per_node > 0
+        filled = take.sum(axis=0)
+        after = self.picks_today + per_node
+        over = np.maximum(after - np.maximum(self.capacity, self.picks_today), 0) * self.overtime_rate
+        return CostBreakdown(
+            parcels=float(self.parcel[used].sum()),
+            carriage=float((self.carriage * per_node).sum()),
+            labour=float((self.labour * per_node).sum()),
+            pick_failure=float((self.failure * take).sum()),
+            opportunity=float(self.phi(take).sum()),
+            overtime=float(over.sum()),
+            unfilled=float((self.rho * (self.qty - filled)).sum()),
+        )
+
+    def to_assignments(
+        self, taken: dict[tuple[int, int], int], node_ids: tuple[str, ...]
+    ) -> tuple[tuple[Assignment, ...], tuple[Unfilled, ...]]:
+        out: list[Assignment] = []
+        filled = np.zeros(self.n_lines, dtype=np.int64)
+        for (k, ln), units in sorted(taken.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            if units <= 0:
+                continue
+            filled[ln] += units
+            out.append(Assignment(self.src_line[ln], self.gtins[ln], node_ids[self.nodes[k]], units))
+        rest = [
+            Unfilled(self.src_line[ln], self.gtins[ln], int(self.qty[ln] - filled[ln]), "no_stock")
+            for ln in range(self.n_lines) if filled[ln] < self.qty[ln]
+        ]
+        return tuple(out), (*self.unknown, *rest)
+
+
+def prepare(order: Order, snap: StockSnapshot, costs: CostConfig) -> OrderProblem:
+    """Merge lines, find candidates and compute every per-candidate cost array."""
+    merged: dict[str, list[int]] = {}  # gtin -> [first line, qty, column]
+    unknown: list[Unfilled] = []
+    for i, line in enumerate(order.lines):
+        if line.qty <= 0:
+            continue
+        col = snap.gtin_index(line.gtin)
+        if col is None:
+            unknown.append(Unfilled(i, line.gtin, line.qty, "unknown_gtin"))
+            continue
+        if line.gtin in merged:
+            merged[line.gtin][1] += line.qty
+        else:
+            merged[line.gtin] = [i, line.qty, col]
+    gtins = tuple(merged)
+    src = tuple(v[0] for v in merged.values())
+    qty = np.array([v[1] for v in merged.values()], dtype=np.int64)
+    cols = np.array([v[2] for v in merged.values()], dtype=np.int64)
+
+    hard = cm.hard_capacity(snap.pick_capacity, costs)
+    cap_left = hard - snap.picks_today
+    sub = snap.available[:, cols]  # (N, L)
+    offered = sub
+    if costs.protection_units:
+        offered = np.where(snap.is_shop[:, None], np.maximum(sub - costs.protection_units, 0), sub)
+    mask = (offered > 0).any(axis=1) & (cap_left > 0)
+    nodes = np.flatnonzero(mask).astype(np.int64)
+
+    collect_node = -1
+    lat, lon = order.ship_lat, order.ship_lon
+    if order.collect_shop is not None:
+        ci = snap.node_index(order.collect_shop)
+        if ci is not None:
+            lat, lon = float(snap.lat[ci]), float(snap.lon[ci])
+            collect_node = ci
+    is_shop = snap.is_shop[nodes]
+    dist = cm.haversine_km(snap.lat[nodes], snap.lon[nodes], lat, lon)
+    parcel = cm.parcel_cost(is_shop, costs)
+    carriage = cm.carriage_per_item(is_shop, dist, costs)
+    collect = -1
+    if collect_node >= 0:
+        hit = np.flatnonzero(nodes == collect_node)
+        if hit.size:
+            collect = int(hit[0])
+            parcel[collect] = 0.0
+            carriage[collect] = 0.0
+    labour = cm.pick_cost_per_item(is_shop, costs)
+    conf = snap.confidence[np.ix_(nodes, cols)]
+    failure = cm.failure_cost_per_item(conf, costs)
+    units = snap.available[np.ix_(nodes, cols)]
+    if snap.future_full is not None and snap.future_markdown is not None:
+        d_full = snap.future_full[np.ix_(nodes, cols)]
+        d_md = snap.future_markdown[np.ix_(nodes, cols)]
+        known = True
+    else:
+        d_full, d_md = cm.demand_windows(
+            snap.velocity[np.ix_(nodes, cols)], snap.days_to_markdown[cols][None, :],
+            snap.days_to_end[cols][None, :], snap.markdown_lift,
+        )
+        known = False
+    ends = snap.days_to_markdown[cols] >= snap.days_to_end[cols]
+    p_md = np.where(ends, snap.price[cols], snap.markdown_price[cols])
+    soft_left = np.maximum(snap.pick_capacity[nodes] - snap.picks_today[nodes], 0)
+    return OrderProblem(
+        order=order, gtins=gtins, src_line=src, cols=cols, qty=qty, nodes=nodes,
+        avail=offered[nodes], dist=dist, is_shop=is_shop, parcel=parcel, carriage=carriage,
+        labour=labour, failure=failure, cap_hard=cap_left[nodes],
+        cap_soft=np.minimum(soft_left, cap_left[nodes]),
+        picks_today=snap.picks_today[nodes], capacity=snap.pick_capacity[nodes],
+        rho=cm.lost_sale_penalty(snap.price[cols]), units=units, demand_full=d_full,
+        demand_markdown=d_md, p_full=snap.price[cols], p_markdown=p_md,
+        p_salvage=snap.salvage[cols], known=known, collect=collect,
+        overtime_rate=0.0 if costs.overtime_cost is None else costs.overtime_cost,
+        unknown=tuple(unknown),
+    )
+
+
+def subset(pr: OrderProblem, lines: IntArray, used: IntArray) -> OrderProblem:
+    """The problem restricted to `lines`, with `used` (K,) units of capacity already taken."""
+    return replace(
+        pr,
+        gtins=tuple(pr.gtins[i] for i in lines.tolist()),
+        src_line=tuple(pr.src_line[i] for i in lines.tolist()),
+        cols=pr.cols[lines], qty=pr.qty[lines], avail=pr.avail[:, lines],
+        failure=pr.failure[:, lines], rho=pr.rho[lines], units=pr.units[:, lines],
+        demand_full=pr.demand_full[:, lines], demand_markdown=pr.demand_markdown[:, lines],
+        p_full=pr.p_full[lines], p_markdown=pr.p_markdown[lines], p_salvage=pr.p_salvage[lines],
+        cap_hard=pr.cap_hard - used, cap_soft=np.maximum(pr.cap_soft - used, 0),
+        picks_today=pr.picks_today + used, unknown=(),
+    )
+
+
+def collect_first(pr: OrderProblem) -> tuple[dict[tuple[int, int], int], OrderProblem, IntArray]:
+    """Click-and-collect: lines the collect shop can serve whole are taken there first.
+
+    Returns the forced units, the residual problem (other lines) and the map residual line ->
+    line of `pr`.
+    """
+    forced: dict[tuple[int, int], int] = {}
+    used = np.zeros(pr.n_nodes, dtype=np.int64)
+    if pr.collect >= 0:
+        c = pr.collect
+        left = int(pr.cap_hard[c])
+        for ln in range(pr.n_lines):
+            q = int(pr.qty[ln])
+            if pr.avail[c, ln] >= q and left >= q:
+                forced[(c, ln)] = q
+                left -= q
+                used[c] += q
+    if not forced:
+        return forced, pr, np.arange(pr.n_lines, dtype=np.int64)
+    rest = np.array([ln for ln in range(pr.n_lines) if (pr.collect, ln) not in forced],
+                    dtype=np.int64)
+    return forced, subset(pr, rest, used), rest

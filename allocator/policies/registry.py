@@ -1,0 +1,89 @@
+"""The policies by name: `get_policy(name).decide(order, snapshot, costs)`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from allocator.config import CostConfig
+from allocator.decision import Decision, Solver
+from allocator.model import Order, StockSnapshot
+from allocator.policies import baselines
+from allocator.policies.base import Core, Policy, Taken, run_core
+from allocator.policies.batch import decide_window
+from allocator.policies.exact import solve_order
+from allocator.policies.problem import FULL, SHIPPING_ONLY, OrderProblem, Terms
+
+
+class UnknownPolicyError(KeyError):
+    """No policy of that name."""
+
+
+@dataclass(frozen=True)
+class RulePolicy:
+    name: str
+    core: Core
+    uses_truth: bool = False
+
+    def decide(self, order: Order, snapshot: StockSnapshot, costs: CostConfig) -> Decision:
+        return run_core(self.name, self.core, order, snapshot, costs)
+
+
+@dataclass(frozen=True)
+class ExactPolicy:
+    """Exact per-order optimum of the cost model restricted to `terms`."""
+
+    name: str
+    terms: Terms
+    uses_truth: bool = False
+
+    def decide(self, order: Order, snapshot: StockSnapshot, costs: CostConfig) -> Decision:
+        def core(pr: OrderProblem) -> tuple[Taken, Solver, list[Taken]]:
+            return solve_order(pr, self.terms, costs.alternatives)
+
+        return run_core(self.name, core, order, snapshot, costs)
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    """Micro-batch MILP over a window of orders sharing stock and capacity.
+
+    `decide` alone (no window) is the exact per-order optimum. `hindsight` is this policy fed
+    the ground truth (true stock, realised future demand) by the simulator: evaluation only.
+    """
+
+    name: str
+    uses_truth: bool = False
+    time_limit: float = 20.0
+    terms: Terms = field(default=FULL)
+
+    def decide(self, order: Order, snapshot: StockSnapshot, costs: CostConfig) -> Decision:
+        return ExactPolicy(self.name, self.terms).decide(order, snapshot, costs)
+
+    def decide_batch(
+        self, orders: Sequence[Order], snapshot: StockSnapshot, costs: CostConfig
+    ) -> list[Decision]:
+        return decide_window(self.name, self.terms, orders, snapshot, costs, self.time_limit)
+
+
+_FACTORIES: dict[str, Callable[[], Policy]] = {
+    "warehouse-first": lambda: RulePolicy("warehouse-first", baselines.warehouse_first),
+    "closest": lambda: RulePolicy("closest", baselines.closest),
+    "rules": lambda: RulePolicy("rules", baselines.hotwax_rules),
+    "cheapest": lambda: ExactPolicy("cheapest", SHIPPING_ONLY),
+    "shelfsight": lambda: ExactPolicy("shelfsight", FULL),
+    "batch": lambda: WindowPolicy("batch"),
+    "hindsight": lambda: WindowPolicy("hindsight", uses_truth=True),
+}
+
+
+def policy_names() -> tuple[str, ...]:
+    return tuple(_FACTORIES)
+
+
+def get_policy(name: str) -> Policy:
+    """The policy registered under `name`; raise UnknownPolicyError."""
+    try:
+        return _FACTORIES[name]()
+    except KeyError:
+        raise UnknownPolicyError(name) from None
