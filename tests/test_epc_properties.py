@@ -19,6 +19,7 @@ from readers.epc import (
     encode_sscc,
     escape_uri_component,
     gtin_serial_of,
+    parse_sgtin_uri,
     unescape_uri_component,
 )
 
@@ -64,6 +65,7 @@ def test_sgtin198_round_trip(gtin: str, serial: str, f: int, cpl: int) -> None:
         item_ref = gtin[0] + gtin[1 + cpl : 13]
         assert d.uri == f"urn:epc:id:sgtin:{gtin[1 : 1 + cpl]}.{item_ref}.{escape_uri_component(serial)}"
         assert unescape_uri_component(d.uri.split(".", 2)[2]) == serial
+        assert parse_sgtin_uri(d.uri) == (gtin, serial, cpl)
     assert gtin_serial_of(epc) == (gtin, serial)
 
 
@@ -229,3 +231,23 @@ def test_arbitrary_text_only_raises_epc_error(text: str) -> None:
         assert isinstance(exc.reason, EpcErrorReason)
     else:
         assert d.hex == text.strip().upper()
+
+
+def test_parse_sgtin_uri_rejects() -> None:
+    good = "urn:epc:id:sgtin:0614141.812345.32a%2Fb"
+    assert parse_sgtin_uri(good) == ("80614141123458", "32a/b", 7)
+    for bad in [
+        "urn:epc:id:sgtin:0614141.812345.32a/b",  # '/' must be escaped
+        "urn:epc:id:sgtin:0614141.812345.%2G",  # not one of the seven escapes
+        "urn:epc:id:sgtin:0614141.81234.1",  # 12 digits
+        "urn:epc:id:sgtin:0614141.812345.",  # empty serial
+        "urn:epc:id:sgtin:0614141.812345.a b",  # space
+        "urn:epc:id:sscc:0614141.1234567890",
+        "urn:epc:id:sgtin:0614141812345",
+    ]:
+        try:
+            parse_sgtin_uri(bad)
+        except EpcError as exc:
+            assert isinstance(exc.reason, EpcErrorReason)
+        else:
+            raise AssertionError(f"accepted {bad!r}")

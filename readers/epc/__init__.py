@@ -4,7 +4,7 @@ Public API (stable):
 * `decode_epc(epc) -> DecodedEpc` (raises `EpcError` with an `EpcErrorReason`)
 * `gtin_serial_of(epc: bytes) -> (gtin14, serial) | None` (hot path, cached)
 * `encode_sgtin`, `encode_sscc`, `encode_grai`, `encode_giai`, `encode_sgln` -> bytes
-* URI helpers: `escape_uri_component`, `unescape_uri_component`
+* URI helpers: `parse_sgtin_uri`, `escape_uri_component`, `unescape_uri_component`
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from readers.epc.errors import EpcError, EpcErrorReason
 from readers.epc.giai import encode_giai
 from readers.epc.grai import encode_grai
 from readers.epc.gtin import check_digit, validate_gtin14
+from readers.epc.identity_uri import parse_sgtin_uri
 from readers.epc.model import DecodedEpc, Scheme
 from readers.epc.sgln import encode_sgln
 from readers.epc.sscc import encode_sscc
@@ -34,6 +35,7 @@ __all__ = [
     "encode_sscc",
     "escape_uri_component",
     "gtin_serial_of",
+    "parse_sgtin_uri",
     "unescape_uri_component",
     "validate_gtin14",
 ]

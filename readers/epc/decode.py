@@ -80,9 +80,7 @@ def decode_epc(epc: bytes | str) -> DecodedEpc:
     scheme, length, decoder = entry
     if length is not None:
         if nbits < length:
-            raise EpcError(
-                EpcErrorReason.TOO_SHORT, f"only {nbits} bits; {scheme.value} needs {length}"
-            )
+            raise EpcError(EpcErrorReason.TOO_SHORT, f"only {nbits} bits; {scheme.value} needs {length}")
         value >>= nbits - length  # truncate trailing bits to the scheme length (§14.4 step 3)
         nbits = length
     return decoder(BitReader(value, nbits, 8), hex_)
@@ -92,14 +90,10 @@ def _header_error(header: int) -> EpcError:
     if header == 0x00:
         return EpcError(EpcErrorReason.UNPROGRAMMED, "header 00: unprogrammed tag")
     if header == 0xE2:
-        return EpcError(
-            EpcErrorReason.TID_PREFIX, "header E2 is reserved (TID prefix): not a GS1 EPC"
-        )
+        return EpcError(EpcErrorReason.TID_PREFIX, "header E2 is reserved (TID prefix): not a GS1 EPC")
     name = KNOWN_UNSUPPORTED.get(header)
     if name is not None:
-        return EpcError(
-            EpcErrorReason.UNSUPPORTED_SCHEME, f"header {header:02X} ({name}) is not decoded"
-        )
+        return EpcError(EpcErrorReason.UNSUPPORTED_SCHEME, f"header {header:02X} ({name}) is not decoded")
     return EpcError(EpcErrorReason.RESERVED_HEADER, f"header {header:02X} has no coding table")
 
 

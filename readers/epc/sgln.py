@@ -41,9 +41,7 @@ def decode_sgln96(reader: BitReader, hex_: str) -> DecodedEpc:
     )
 
 
-def encode_sgln(
-    gln: str, extension: str = "0", *, filter: int = 0, company_prefix_length: int = 7
-) -> bytes:
+def encode_sgln(gln: str, extension: str = "0", *, filter: int = 0, company_prefix_length: int = 7) -> bytes:
     """SGLN-96 from a 13-digit GLN and a numeric extension ('0' = none, no leading zeros)."""
     check_key(gln, 13, "GLN")
     ext = integer_serial(extension, EXTENSION_MAX, "GLN extension")

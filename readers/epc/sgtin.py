@@ -74,9 +74,7 @@ def decode_sgtin96(reader: BitReader, hex_: str) -> DecodedEpc:
     """Decode after the header: `reader` is positioned at bit 8 of a 96-bit EPC."""
     filter_, partition, gcp, item = _gtin_fields(reader)
     serial = str(reader.read(SERIAL_96_BITS))
-    return sgtin_value(
-        hex_, Scheme.SGTIN_96, filter_, gcp, partition, gtin14_from_parts(gcp, item), serial
-    )
+    return sgtin_value(hex_, Scheme.SGTIN_96, filter_, gcp, partition, gtin14_from_parts(gcp, item), serial)
 
 
 def decode_string_serial(reader: BitReader, groups: int) -> str:
@@ -109,9 +107,7 @@ def decode_sgtin198(reader: BitReader, hex_: str) -> DecodedEpc:
     """Decode after the header: `reader` is positioned at bit 8 of a 198-bit EPC."""
     filter_, partition, gcp, item = _gtin_fields(reader)
     serial = decode_string_serial(reader, SERIAL_198_CHARS)
-    return sgtin_value(
-        hex_, Scheme.SGTIN_198, filter_, gcp, partition, gtin14_from_parts(gcp, item), serial
-    )
+    return sgtin_value(hex_, Scheme.SGTIN_198, filter_, gcp, partition, gtin14_from_parts(gcp, item), serial)
 
 
 def check_filter(filter_: int) -> int:
@@ -122,11 +118,7 @@ def check_filter(filter_: int) -> int:
 
 def integer_serial(serial: str, max_value: int, what: str = "serial") -> int:
     """A decimal serial with no leading zeros ('0' for zero) that fits an integer field."""
-    if (
-        not isinstance(serial, str)
-        or not is_digits(serial)
-        or (len(serial) > 1 and serial[0] == "0")
-    ):
+    if not isinstance(serial, str) or not is_digits(serial) or (len(serial) > 1 and serial[0] == "0"):
         raise EpcError(
             EpcErrorReason.SERIAL_RANGE,
             f"{what} {serial!r} is not a decimal integer without leading zeros",

@@ -73,9 +73,7 @@ def decode_sgtin_plus(reader: BitReader, hex_: str) -> DecodedEpc:
     gtin14 = "".join(digits)
     expected = check_digit(gtin14[:13])
     if gtin14[13] != expected:
-        raise EpcError(
-            EpcErrorReason.CHECK_DIGIT, f"GTIN {gtin14} check digit should be {expected}"
-        )
+        raise EpcError(EpcErrorReason.CHECK_DIGIT, f"GTIN {gtin14} check digit should be {expected}")
     serial = _decode_serial(reader)
     return sgtin_value(hex_, Scheme.SGTIN_PLUS, filter_, None, None, gtin14, serial, toggle)
 

@@ -20,14 +20,10 @@ def decode_sscc96(reader: BitReader, hex_: str) -> DecodedEpc:
     partition = reader.read(3)
     row = pt.row_for_partition(pt.SSCC, partition)
     gcp = pt.check_company_prefix(reader.read(row.gcp_bits), row, partition)
-    ref = pt.check_reference(
-        reader.read(row.ref_bits), row, partition, "extension+serial reference"
-    )
+    ref = pt.check_reference(reader.read(row.ref_bits), row, partition, "extension+serial reference")
     reserved = reader.read(RESERVED_BITS)
     if reserved:
-        raise EpcError(
-            EpcErrorReason.RESERVED_BITS, f"the 24 reserved bits are {reserved:#08x}, not zero"
-        )
+        raise EpcError(EpcErrorReason.RESERVED_BITS, f"the 24 reserved bits are {reserved:#08x}, not zero")
     body = ref[0] + gcp + ref[1:]
     key = body + check_digit(body)
     return DecodedEpc(

@@ -7,9 +7,7 @@ from urllib.parse import quote
 from readers.epc.errors import EpcError, EpcErrorReason
 
 #: The 82 characters allowed in GS1 serials (Table A-1; GS1 'CSET 82').
-SERIAL_CHARACTERS = (
-    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
-)
+SERIAL_CHARACTERS = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 SERIAL_CHARSET = frozenset(SERIAL_CHARACTERS)
 
 #: The seven characters that must be percent-escaped in EPC URIs.
@@ -23,9 +21,7 @@ def check_serial_text(serial: str, max_len: int) -> str:
     if not isinstance(serial, str) or not serial:
         raise EpcError(EpcErrorReason.SERIAL_EMPTY, "serial is empty")
     if len(serial) > max_len:
-        raise EpcError(
-            EpcErrorReason.SERIAL_RANGE, f"serial has {len(serial)} characters, max {max_len}"
-        )
+        raise EpcError(EpcErrorReason.SERIAL_RANGE, f"serial has {len(serial)} characters, max {max_len}")
     bad = sorted(set(serial) - SERIAL_CHARSET)
     if bad:
         raise EpcError(EpcErrorReason.SERIAL_CHARACTER, f"characters outside Table A-1: {bad!r}")
@@ -49,9 +45,7 @@ def unescape_uri_component(value: str) -> str:
             out.append(_UNESCAPES[triplet])
             i += 3
         elif value[i] == "%":
-            raise EpcError(
-                EpcErrorReason.SERIAL_CHARACTER, f"invalid escape {value[i : i + 3]!r} in URI"
-            )
+            raise EpcError(EpcErrorReason.SERIAL_CHARACTER, f"invalid escape {value[i : i + 3]!r} in URI")
         else:
             out.append(value[i])
             i += 1
