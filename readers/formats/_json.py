@@ -1,0 +1,196 @@
+"""Shared helpers of the JSON reader formats: timestamps, EPC text, columns, capture splitting.
+
+Pure functions, no I/O. Timestamps are int nanoseconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+import numpy as np
+
+from readers.batch import ReadBatch
+from readers.driver import InputError, InputErrorReason
+
+NS_PER_S = 1_000_000_000
+_MIN_YEAR = 1969  # a local time just before the epoch
+_MAX_YEAR = 2261  # int64 nanoseconds end in April 2262
+
+_BASE_RE = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)\Z")
+_CACHE_MAX = 8192
+_base_cache: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds, read as UTC
+_full_cache: dict[str, int] = {}  # whole timestamp -> ns (batches repeat timestamps)
+
+
+def _base_seconds(base: str) -> int:
+    sec = _base_cache.get(base)
+    if sec is not None:
+        return sec
+    m = _BASE_RE.match(base)
+    if m is None:
+        raise InputError(InputErrorReason.BAD_FIELD, f"timestamp {base!r}")
+    y, mo, d, h, mi, s = (int(g) for g in m.groups())
+    if not _MIN_YEAR <= y <= _MAX_YEAR:
+        raise InputError(InputErrorReason.BAD_FIELD, f"timestamp year {y}")
+    try:
+        dt = datetime(y, mo, d, h, mi, s)
+    except ValueError:
+        raise InputError(InputErrorReason.BAD_FIELD, f"timestamp {base!r}") from None
+    sec = calendar.timegm(dt.timetuple())
+    if len(_base_cache) >= _CACHE_MAX:
+        _base_cache.clear()
+    _base_cache[base] = sec
+    return sec
+
+
+def _offset_seconds(tz: str) -> int:
+    """`Z`, `±hhmm`, `±hh:mm`, `±hh` or empty (read as UTC) -> seconds east of UTC."""
+    if tz in ("", "Z", "z"):
+        return 0
+    sign = tz[0]
+    digits = tz[1:].replace(":", "", 1) if len(tz) == 6 and tz[3] == ":" else tz[1:]
+    if sign not in "+-" or len(digits) not in (2, 4) or not (digits.isascii() and digits.isdigit()):
+        raise InputError(InputErrorReason.BAD_FIELD, f"timestamp offset {tz!r}")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        raise InputError(InputErrorReason.BAD_FIELD, f"timestamp offset {tz!r}")
+    off = hours * 3600 + minutes * 60
+    return -off if sign == "-" else off
+
+
+def parse_iso_ns(text: str) -> int:
+    """ISO 8601 / RFC 3339 timestamp -> int64 ns UTC, keeping up to 9 fraction digits.
+
+    Accepts what the readers send: `2023-02-24T10:14:42.851+0000` (Zebra, offset without a
+    colon, possibly local), `2021-07-09T23:35:59.278427551Z` (Impinj, nanoseconds), `...Z`
+    without a fraction, and `±hh:mm`. A timestamp without an offset is read as UTC. Anything
+    else raises InputError(BAD_FIELD).
+    """
+    ns = _full_cache.get(text)
+    if ns is not None:
+        return ns
+    if len(text) < 19:
+        raise InputError(InputErrorReason.BAD_FIELD, f"timestamp {text!r}")
+    sec = _base_seconds(text[:19])
+    tail = text[19:]
+    frac = ""
+    if tail.startswith("."):
+        end = 1
+        while end < len(tail) and "0" <= tail[end] <= "9":
+            end += 1
+        frac, tail = tail[1:end], tail[end:]
+        if not frac:
+            raise InputError(InputErrorReason.BAD_FIELD, f"timestamp {text!r}")
+    sec -= _offset_seconds(tail)
+    ns = sec * NS_PER_S + (int(frac[:9].ljust(9, "0")) if frac else 0)
+    if len(_full_cache) >= _CACHE_MAX:
+        _full_cache.clear()
+    _full_cache[text] = ns
+    return ns
+
+
+def format_iso(time_ns: int, digits: int = 3, offset_minutes: int = 0, zulu: bool = False) -> str:
+    """int ns UTC -> `YYYY-MM-DDTHH:MM:SS[.f{digits}]` + `Z` (zulu) or `±hhmm` local offset.
+
+    Fraction digits beyond `digits` are truncated (a device clock does the same).
+    """
+    local_ns = time_ns + offset_minutes * 60 * NS_PER_S
+    sec, sub = divmod(local_ns, NS_PER_S)
+    st = time.gmtime(sec)
+    out = (
+        f"{st.tm_year:04d}-{st.tm_mon:02d}-{st.tm_mday:02d}"
+        f"T{st.tm_hour:02d}:{st.tm_min:02d}:{st.tm_sec:02d}"
+    )
+    if digits > 0:
+        out += "." + f"{sub:09d}"[:digits]
+    if zulu and offset_minutes == 0:
+        return out + "Z"
+    sign = "-" if offset_minutes < 0 else "+"
+    h, m = divmod(abs(offset_minutes), 60)
+    return f"{out}{sign}{h:02d}{m:02d}"
+
+
+def epc_from_hex(text: str) -> bytes:
+    """EPC hex (either case, no separators, even length, non-empty) -> bytes, else BAD_EPC."""
+    if not text or len(text) % 2 or not text.isascii() or not text.isalnum():
+        raise InputError(InputErrorReason.BAD_EPC, f"epc {text[:40]!r}")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise InputError(InputErrorReason.BAD_EPC, f"epc {text[:40]!r}") from None
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def epc_from_base64(text: str) -> bytes:
+    """Base64 EPC, standard or URL-safe alphabet, padding optional -> bytes, else BAD_EPC."""
+    if not text or not text.isascii():
+        raise InputError(InputErrorReason.BAD_EPC, f"epc {text[:40]!r}")
+    padded = text.translate(_URLSAFE)
+    padded += "=" * (-len(padded) % 4)
+    try:
+        raw = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(InputErrorReason.BAD_EPC, f"epc {text[:40]!r}") from None
+    if not raw:
+        raise InputError(InputErrorReason.BAD_EPC, "empty epc")
+    return raw
+
+
+@dataclass
+class Columns:
+    """Growing columns of one payload, turned into a ReadBatch at the end."""
+
+    time_ns: list[int] = field(default_factory=list)
+    antenna: list[int] = field(default_factory=list)
+    epc: list[bytes] = field(default_factory=list)
+    rssi: list[float] = field(default_factory=list)
+    seq: list[int] = field(default_factory=list)
+    phase: list[float] = field(default_factory=list)
+    freq: list[int] = field(default_factory=list)
+    has_phase: bool = False
+    has_freq: bool = False
+
+    def __len__(self) -> int:
+        return len(self.time_ns)
+
+    def batch(self, reader: str) -> ReadBatch:
+        n = len(self.time_ns)
+        epcs = np.empty(n, dtype=object)
+        epcs[:] = self.epc
+        return ReadBatch(
+            reader=reader,
+            time_ns=np.array(self.time_ns, dtype=np.int64),
+            antenna=np.array(self.antenna, dtype=np.int16),
+            epc=epcs,
+            rssi_dbm=np.array(self.rssi, dtype=np.float32),
+            seq=np.array(self.seq, dtype=np.int64),
+            phase=np.array(self.phase, dtype=np.float32) if self.has_phase else None,
+            frequency_khz=np.array(self.freq, dtype=np.int32) if self.has_freq else None,
+        )
+
+
+def split_capture(data: bytes) -> Iterator[bytes]:
+    """A capture -> its payloads: one JSON document (object or array) as a whole, else one
+    payload per non-blank line (JSON lines, NDJSON; CR-LF keep-alive lines are skipped)."""
+    stripped = data.strip()
+    if not stripped:
+        return
+    try:
+        msgspec.json.decode(stripped)
+    except msgspec.DecodeError:
+        for line in stripped.splitlines():
+            line = line.strip()
+            if line:
+                yield line
+        return
+    yield stripped

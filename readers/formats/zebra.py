@@ -1,0 +1,376 @@
+"""Zebra FX IoT Connector JSON (and RFD40/90 `dataEVT`): payload bytes <-> reads, heartbeats.
+
+Tag data event: `{"data": {...}, "timestamp": "...", "type": "<mode>"}`, one object per MQTT
+message, or a JSON array of them when batching is on. Management events (`heartbeat`, `gpi`,
+`errors`, `warnings`, ...) carry `component` and their own `eventNum` at the top level.
+
+Parsing is typed (msgspec Structs) on the hot path; a payload whose typed decode fails is
+decoded again element by element so that one bad event costs one counted InputError, not the
+message. Reader identity never comes from here: the caller passes it (from config / topic).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from readers.batch import NO_SEQ, Read, ReadBatch
+from readers.driver import InputError, InputErrorReason, ReaderHealth
+from readers.formats._json import Columns, format_iso, parse_iso_ns
+
+__all__ = [
+    "ZebraManagementEvent",
+    "ZebraPayload",
+    "apply_management",
+    "encode_zebra_event_chunks",
+    "encode_zebra_events",
+    "encode_zebra_heartbeat",
+    "parse_zebra",
+]
+
+MANAGEMENT_TYPES = frozenset({"heartbeat", "gpi", "errors", "warnings", "firmwareUpdateProgress"})
+
+
+class _RfdTag(msgspec.Struct):
+    EPCid: str | None = None
+    EPC: str | None = None
+    eventNum: int | None = None
+    peakRssi: float | None = None
+    channel: float | None = None
+    phase: float | None = None
+
+
+class _Data(msgspec.Struct):
+    idHex: str | None = None
+    eventNum: int | None = None
+    antenna: int | None = None
+    peakRssi: float | None = None
+    channel: float | None = None
+    phase: float | None = None
+    format: str | None = None
+    tagData: list[_RfdTag] | None = None
+
+
+class _Event(msgspec.Struct):
+    data: _Data | None = None
+    timestamp: str | None = None
+    type: str | None = None
+    eventNum: int | None = None
+    component: str | None = None
+
+
+_typed = msgspec.json.Decoder(_Event | list[_Event])
+_raw = msgspec.json.Decoder(msgspec.Raw | list[msgspec.Raw])
+_one = msgspec.json.Decoder(_Event)
+_any = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class ZebraManagementEvent:
+    """A management event (heartbeat, gpi, errors, warnings, ...), data kept as decoded JSON."""
+
+    type: str
+    time_ns: int
+    event_num: int | None
+    data: Any
+
+
+@dataclass
+class ZebraPayload:
+    """What one MQTT payload held. `batch` is not deduplicated (the driver does that)."""
+
+    batch: ReadBatch
+    management: list[ZebraManagementEvent] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+
+
+def parse_zebra(payload: bytes, reader: str, received_ns: int) -> ZebraPayload:
+    """Decode one Zebra payload (object or array). Never raises: problems are counted errors.
+
+    Event time is the device `timestamp` (replays keep their old one); without a timestamp,
+    `received_ns`. `antenna` 0 and `rssi_dbm` NaN mean "not reported" (SIMPLE mode, sleds).
+    """
+    cols = Columns()
+    errors: list[InputError] = []
+    mgmt: list[ZebraManagementEvent] = []
+    events: Sequence[_Event]
+    try:
+        decoded = _typed.decode(payload)
+        events = decoded if isinstance(decoded, list) else [decoded]
+    except msgspec.ValidationError:
+        events = _decode_one_by_one(payload, errors)
+    except msgspec.DecodeError as exc:
+        errors.append(InputError(InputErrorReason.MALFORMED_JSON, str(exc)[:200]))
+        events = ()
+    for ev in events:
+        try:
+            _take_event(ev, payload, received_ns, cols, mgmt)
+        except InputError as exc:
+            errors.append(exc)
+    return ZebraPayload(cols.batch(reader), mgmt, errors)
+
+
+def _decode_one_by_one(payload: bytes, errors: list[InputError]) -> list[_Event]:
+    try:
+        raw = _raw.decode(payload)
+    except msgspec.DecodeError as exc:  # top level is neither an object nor an array
+        errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
+        return []
+    out: list[_Event] = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        try:
+            out.append(_one.decode(item))
+        except msgspec.DecodeError as exc:
+            errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
+    return out
+
+
+def _take_event(
+    ev: _Event, payload: bytes, received_ns: int, cols: Columns, mgmt: list[ZebraManagementEvent]
+) -> None:
+    d = ev.data
+    ts = ev.timestamp
+    t = received_ns if ts is None else parse_iso_ns(ts)
+    if d is not None and d.idHex is not None:
+        fmt = d.format
+        if fmt is not None and fmt != "epc":
+            raise InputError(InputErrorReason.BAD_FIELD, f"idHex format {fmt[:20]!r}")
+        _append(cols, t, d.idHex, d.antenna, d.peakRssi, d.eventNum, d.phase, d.channel)
+        return
+    if d is not None and d.tagData is not None:  # RFD40/90 dataEVT: always an array of tags
+        for tag in d.tagData:
+            epc = tag.EPCid if tag.EPCid is not None else tag.EPC
+            if epc is None:
+                raise InputError(InputErrorReason.BAD_FIELD, "tagData entry without EPCid/EPC")
+            _append(cols, t, epc, None, tag.peakRssi, tag.eventNum, tag.phase, tag.channel)
+        return
+    kind = ev.type or ""
+    if kind in MANAGEMENT_TYPES or ev.component is not None:
+        mgmt.append(ZebraManagementEvent(kind, t, ev.eventNum, _management_data(payload, ev)))
+        return
+    if d is None:
+        raise InputError(InputErrorReason.UNKNOWN_MESSAGE, f"event type {kind[:40]!r} without data")
+    raise InputError(InputErrorReason.BAD_FIELD, f"{kind[:40]!r} event without idHex")
+
+
+def _append(
+    cols: Columns,
+    t: int,
+    id_hex: str,
+    antenna: int | None,
+    rssi: float | None,
+    seq: int | None,
+    phase: float | None,
+    channel: float | None,
+) -> None:
+    try:
+        epc = bytes.fromhex(id_hex)
+    except ValueError:
+        raise InputError(InputErrorReason.BAD_EPC, f"idHex {id_hex[:40]!r}") from None
+    if not epc or 2 * len(epc) != len(id_hex):
+        raise InputError(InputErrorReason.BAD_EPC, f"idHex {id_hex[:40]!r}")
+    if antenna is not None and not 0 <= antenna <= 32767:
+        raise InputError(InputErrorReason.BAD_FIELD, f"antenna {antenna}")
+    if seq is not None and not 0 <= seq < 1 << 63:
+        raise InputError(InputErrorReason.BAD_FIELD, f"eventNum {seq}")
+    freq = -1
+    if channel is not None:
+        if not 0 < channel < 2_000_000:
+            raise InputError(InputErrorReason.BAD_FIELD, f"channel {channel}")
+        freq = round(channel * 1000)
+        cols.has_freq = True
+    if phase is not None:
+        cols.has_phase = True
+    cols.time_ns.append(t)
+    cols.antenna.append(0 if antenna is None else antenna)
+    cols.epc.append(epc)
+    cols.rssi.append(math.nan if rssi is None else rssi)
+    cols.seq.append(NO_SEQ if seq is None else seq)
+    cols.phase.append(math.nan if phase is None else phase)
+    cols.freq.append(freq)
+
+
+def _management_data(payload: bytes, ev: _Event) -> Any:
+    """Management events are rare: decode the whole payload untyped and find this event."""
+    try:
+        doc = _any.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    items = doc if isinstance(doc, list) else [doc]
+    for item in items:
+        if (
+            isinstance(item, dict)
+            and item.get("eventNum") == ev.eventNum
+            and item.get("type") == ev.type
+        ):
+            return item.get("data")
+    return None
+
+
+# -- health ------------------------------------------------------------------------------
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def apply_management(health: ReaderHealth, event: ZebraManagementEvent) -> None:
+    """Fold a management event into `health`, leniently (sections may be absent or empty)."""
+    data = event.data
+    if event.type == "heartbeat":
+        health.connected = True
+        health.last_heartbeat_ns = event.time_ns
+        antennas = _get(data, "radio_control", "antennas")
+        if isinstance(antennas, dict):
+            for port, state in antennas.items():
+                if str(port).isdigit():
+                    health.antennas_connected[int(port)] = state == "connected"
+        for section, key in (
+            ("radio_control", "radioConnection"),
+            ("radio_control", "status"),
+            ("radio_control", "numErrors"),
+            ("radio_control", "uptime"),
+            ("reader_gateway", "numErrors"),
+            ("system", "systemtime"),
+            ("system", "uptime"),
+        ):
+            value = _get(data, section, key)
+            if value is not None and not isinstance(value, dict | list):
+                health.extra[f"{section}.{key}"] = str(value)
+        stats = _get(data, "reader_gateway", "dataPathStatistics")
+        if isinstance(stats, list) and stats and isinstance(stats[0], dict):
+            dropped = stats[0].get("numDataMessagesDropped")
+            if dropped is not None:
+                health.extra["reader_gateway.numDataMessagesDropped"] = str(dropped)
+    elif event.type in ("errors", "warnings"):
+        message = _get(data, "message")
+        text = f"{event.type}: {message}" if isinstance(message, str) else f"{event.type}: {data!r}"
+        health.errors = [*health.errors[-49:], text[:300]]
+        if isinstance(message, str) and message.startswith("Antenna Disconnected on Port "):
+            port = message.rsplit(" ", 1)[-1]
+            if port.isdigit():
+                health.antennas_connected[int(port)] = False
+    elif event.type == "gpi":
+        pin, state = _get(data, "pin"), _get(data, "state")
+        if pin is not None:
+            health.extra[f"gpi.{pin}"] = str(state)
+
+
+# -- encoders ----------------------------------------------------------------------------
+
+
+def _number(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _event_dict(
+    r: Read, mode: str, offset_minutes: int, read_count: bool, digits: int
+) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if r.antenna > 0:
+        data["antenna"] = r.antenna
+    if r.frequency_khz is not None and r.frequency_khz >= 0:
+        data["channel"] = _number(r.frequency_khz / 1000)
+    data["eventNum"] = r.seq
+    data["format"] = "epc"
+    data["idHex"] = r.epc.hex()
+    if not math.isnan(r.rssi_dbm):
+        data["peakRssi"] = _number(r.rssi_dbm)
+    if r.phase is not None and not math.isnan(r.phase):
+        data["phase"] = float(r.phase)
+    if read_count:
+        data["reads"] = 1
+    return {"data": data, "timestamp": format_iso(r.time_ns, digits, offset_minutes), "type": mode}
+
+
+def encode_zebra_event_chunks(
+    reads: Iterable[Read] | ReadBatch,
+    *,
+    mode: str = "CUSTOM",
+    utc_offset_minutes: int = 0,
+    read_count: bool = True,
+    digits: int = 3,
+) -> list[bytes]:
+    """One compact JSON object per read, keys sorted as the IoT Connector sends them.
+
+    Every read needs a `seq` (eventNum); `antenna` 0, NaN RSSI, absent phase/frequency are
+    left out, as the reader does when that tag metadata is off. `read_count` adds `"reads":1`
+    (SEEN_COUNT). Timestamps carry `digits` fraction digits (ms on the device) and the local
+    offset `±hhmm`.
+    """
+    items = reads.reads() if isinstance(reads, ReadBatch) else reads
+    out = []
+    for r in items:
+        if r.seq < 0:
+            raise ValueError("Zebra events need an eventNum (seq >= 0)")
+        out.append(
+            msgspec.json.encode(_event_dict(r, mode, utc_offset_minutes, read_count, digits))
+        )
+    return out
+
+
+def encode_zebra_events(
+    reads: Iterable[Read] | ReadBatch,
+    *,
+    mode: str = "CUSTOM",
+    utc_offset_minutes: int = 0,
+    read_count: bool = True,
+    array: bool | None = None,
+    digits: int = 3,
+) -> bytes:
+    """One MQTT payload: a single event object, or (batching on, or several reads) an array."""
+    chunks = encode_zebra_event_chunks(
+        reads, mode=mode, utc_offset_minutes=utc_offset_minutes, read_count=read_count,
+        digits=digits,
+    )
+    if array is None:
+        array = len(chunks) != 1
+    if not array:
+        if len(chunks) != 1:
+            raise ValueError("a single-object payload holds exactly one event")
+        return chunks[0]
+    return b"[" + b",".join(chunks) + b"]"
+
+
+def encode_zebra_heartbeat(
+    time_ns: int,
+    event_num: int,
+    antennas: dict[int, bool],
+    *,
+    utc_offset_minutes: int = 0,
+    tag_reads: int = 0,
+    uptime_s: int = 0,
+    full: bool = True,
+) -> bytes:
+    """A heartbeat management event in the FX9600 layout (`full=False`: only radio_control)."""
+    h, rem = divmod(uptime_s, 3600)
+    up = f"{h:02d}:{rem // 60:02d}:{rem % 60:02d}"
+    radio: dict[str, Any] = {
+        "antennas": {str(p): "connected" if ok else "disconnected" for p, ok in sorted(antennas.items())},
+        "numTagReads": tag_reads,
+        "radioActivity": "active",
+        "radioConnection": "connected",
+        "status": "running",
+        "uptime": up,
+    }
+    data: dict[str, Any] = {"radio_control": radio if full else {}}
+    stamp = format_iso(time_ns, 3, utc_offset_minutes)
+    if full:
+        data["reader_gateway"] = {
+            "dataPathStatistics": [{"numDataMessagesDropped": 0, "numDataMessagesTxed": tag_reads}],
+            "numErrors": 0,
+            "uptime": f"{h}:{rem // 60:02d}:{rem % 60:02d}",
+        }
+        data["system"] = {"flash": None, "systemtime": stamp, "uptime": f"{h}:{rem // 60}:{rem % 60}"}
+        data["userapps"] = []
+    doc = {"component": "RG", "data": data, "eventNum": event_num, "timestamp": stamp,
+           "type": "heartbeat"}
+    return msgspec.json.encode(doc)

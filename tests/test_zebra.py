@@ -1,0 +1,373 @@
+"""Zebra FX IoT Connector: samples, encoder round trips, fuzzing, driver dedup/gaps/health."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from readers.batch import NO_SEQ, Read, ReadBatch
+from readers.config import ReaderConfig
+from readers.driver import InputError, InputErrorReason
+from readers.drivers import zebra as zebra_driver
+from readers.formats._json import format_iso, parse_iso_ns
+from readers.formats.zebra import (
+    encode_zebra_event_chunks,
+    encode_zebra_events,
+    encode_zebra_heartbeat,
+    parse_zebra,
+)
+
+SAMPLES = Path("/work/shared/reference/samples")
+
+
+def sample(name: str) -> bytes:
+    path = SAMPLES / name
+    if not path.exists():  # the reference samples live beside the repo, not in it
+        pytest.skip(f"reference sample {name} not available")
+    return path.read_bytes()
+
+
+def key(r: Read) -> tuple[Any, ...]:
+    """A Read as a comparable tuple (NaN RSSI -> None)."""
+    rssi = None if math.isnan(r.rssi_dbm) else r.rssi_dbm
+    return (r.time_ns, r.reader, r.antenna, r.epc, rssi, r.seq, r.phase, r.frequency_khz)
+
+
+def reads_of(payload: bytes, reader: str = "fx1") -> list[Read]:
+    parsed = parse_zebra(payload, reader, 0)
+    assert parsed.errors == []
+    return list(parsed.batch.reads())
+
+
+def driver(**options: Any) -> zebra_driver.ZebraIotcDriver:
+    return zebra_driver.factory(ReaderConfig(id="fx1", driver="zebra_iotc", options=options))
+
+
+# -- samples -----------------------------------------------------------------------------
+
+
+def test_minimal_sample_local_offset_to_utc() -> None:
+    (r,) = reads_of(sample("zebra_fx_tag_event_minimal.json"))
+    assert r.epc == bytes.fromhex("000000000000000000000343")
+    assert r.seq == 5938
+    # 2024-09-05T01:07:01.785-0600 == 07:07:01.785 UTC
+    assert r.time_ns == 1725520021785000000
+    assert r.antenna == 0 and math.isnan(r.rssi_dbm)
+    assert r.phase is None and r.frequency_khz is None
+
+
+def test_capture_lines() -> None:
+    lines = sample("zebra_fx_tag_events_capture.jsonl").splitlines()
+    got = [reads_of(line)[0] for line in lines]
+    assert [r.seq for r in got] == [16511, 16512, 16513]
+    assert [r.epc.hex() for r in got] == [
+        "e28011700000020d2a412182", "e28011700000020d2a40c095", "e28011700000020d2a412b0c"
+    ]
+    assert [r.rssi_dbm for r in got] == [-60.0, -61.0, -63.0]
+    assert all(r.antenna == 1 and r.frequency_khz == 866300 for r in got)
+    assert got[0].time_ns == 1774682413028000000
+    assert got[1].time_ns == got[2].time_ns == 1774682413069000000
+    assert got[0].phase == pytest.approx(-170.48005676, abs=1e-4)
+
+
+def test_batched_array_sample() -> None:
+    (r,) = reads_of(sample("zebra_fx_tag_event_batched_array.json"))
+    assert (r.epc.hex(), r.seq, r.antenna, r.rssi_dbm) == ("ad99160040aac99525000025", 194, 1, -54.0)
+    assert r.frequency_khz == 927250 and r.phase == 0.0
+    assert r.time_ns == 1677233682851000000
+
+
+def test_all_fields_sample_and_rfd_sled() -> None:
+    (r,) = reads_of(sample("zebra_fx_tag_event_all_fields.json"))
+    assert (r.epc.hex(), r.seq, r.antenna, r.rssi_dbm, r.frequency_khz) == (
+        "3005fb63ac1f3681ec880468", 1, 1, -39.0, 911750
+    )
+    assert r.time_ns == 1566656122000000000
+    (s,) = reads_of(sample("zebra_rfd40_rfd90_dataEVT.json"))
+    assert s.epc.hex().upper() == "BEDD11112222333344445555"
+    assert (s.seq, s.antenna, s.rssi_dbm, s.frequency_khz) == (1, 0, -39.0, 911750)
+
+
+def test_heartbeats_into_health() -> None:
+    d = driver()
+    res = d.decode("zebra/fx1/events", sample("zebra_fx_heartbeat_fx9600.json"), 5)
+    assert res.batches == [] and res.errors == []
+    assert res.health is not None
+    assert res.health.antennas_connected == {i: i == 4 for i in range(1, 9)}
+    assert res.health.last_heartbeat_ns == parse_iso_ns("2023-03-01T13:57:29.126+0000")
+    assert res.health.extra["radio_control.numErrors"] == "7"
+    res = d.decode("zebra/fx1/events", sample("zebra_fx_heartbeat_minimal.json"), 5)
+    assert res.health is not None and res.health.connected
+    assert res.health.last_heartbeat_ns == parse_iso_ns("2026-03-28T07:19:57.878+0000")
+
+
+def test_error_events_mark_antenna_down() -> None:
+    d = driver()
+    msg = (b'{"component":"RC","data":{"message":"Antenna Disconnected on Port 3"},'
+           b'"eventNum":9,"timestamp":"2023-03-01T13:57:29.126+0000","type":"errors"}')
+    res = d.decode("zebra/fx1/events", msg, 0)
+    assert res.health is not None and res.health.antennas_connected == {3: False}
+    assert res.health.errors == ["errors: Antenna Disconnected on Port 3"]
+
+
+# -- encoders ----------------------------------------------------------------------------
+
+
+def test_encode_reproduces_capture_byte_for_byte() -> None:
+    for line in sample("zebra_fx_tag_events_capture.jsonl").splitlines():
+        batch = parse_zebra(line, "fx1", 0).batch
+        assert encode_zebra_events(batch) == line
+    minimal = sample("zebra_fx_tag_event_minimal.json").strip()
+    batch = parse_zebra(minimal, "fx1", 0).batch
+    assert encode_zebra_events(batch, utc_offset_minutes=-360, read_count=False) == minimal
+
+
+@pytest.mark.parametrize(
+    "name", ["zebra_fx_tag_event_batched_array.json", "zebra_fx_tag_event_all_fields.json"]
+)
+def test_encode_of_parsed_sample_keeps_its_content(name: str) -> None:
+    reads = reads_of(sample(name))
+    again = reads_of(encode_zebra_events(reads, array=name.endswith("array.json")))
+    assert [key(r) for r in again] == [key(r) for r in reads]
+
+
+def test_single_object_vs_array() -> None:
+    r = Read(1_700_000_000_123_000_000, "fx1", 2, b"\x30\x01", -50.0, seq=7)
+    assert encode_zebra_events([r]).startswith(b"{")
+    assert encode_zebra_events([r], array=True).startswith(b"[{")
+    assert encode_zebra_events([r, r]).startswith(b"[")
+    with pytest.raises(ValueError):
+        encode_zebra_events([r, r], array=False)
+    with pytest.raises(ValueError):
+        encode_zebra_events([Read(0, "fx1", 1, b"\x01", -1.0)])
+
+
+f32 = st.floats(-180, 180, allow_nan=False, width=32)
+read_st = st.builds(
+    Read,
+    time_ns=st.integers(0, 4_000_000_000_000).map(lambda ms: ms * 1_000_000),
+    reader=st.just("fx1"),
+    antenna=st.integers(0, 64),
+    epc=st.binary(min_size=1, max_size=62),
+    rssi_dbm=st.one_of(st.integers(-128, 0).map(float), st.just(math.nan)),
+    seq=st.integers(0, 2**53),
+    phase=st.one_of(st.none(), f32.map(float)),
+    frequency_khz=st.one_of(st.none(), st.integers(1, 1_999_999)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(read_st, min_size=1, max_size=20), st.integers(-720, 840), st.booleans())
+def test_roundtrip_parse_encode(reads: list[Read], offset: int, array: bool) -> None:
+    payload = encode_zebra_events(reads, utc_offset_minutes=offset, array=array or len(reads) > 1)
+    parsed = parse_zebra(payload, "fx1", 0)
+    assert parsed.errors == []
+    assert [key(r) for r in parsed.batch.reads()] == [key(r) for r in reads]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**62 // 1), st.integers(-720, 840), st.sampled_from([0, 3, 6, 9]))
+def test_timestamp_roundtrip(ns: int, offset: int, digits: int) -> None:
+    ns = ns % (9_000_000_000 * 10**9)
+    text = format_iso(ns, digits, offset)
+    trunc = ns - ns % 10 ** (9 - digits)
+    assert parse_iso_ns(text) == trunc
+
+
+def test_timestamp_forms() -> None:
+    base = parse_iso_ns("2023-02-24T10:14:42.851Z")
+    assert parse_iso_ns("2023-02-24T10:14:42.851+0000") == base
+    assert parse_iso_ns("2023-02-24T11:14:42.851+01:00") == base
+    assert parse_iso_ns("2023-02-24T04:14:42.851-0600") == base
+    assert parse_iso_ns("2023-02-24T10:14:42.851") == base
+    assert parse_iso_ns("2023-02-24T10:14:42.851000001Z") == base + 1
+    assert parse_iso_ns("2023-02-24T10:14:42.8510000019Z") == base + 1  # truncated to ns
+    for bad in ("", "2023-02-30T10:14:42Z", "2023-02-24T10:14:42.Z", "2023-02-24T10:14:42+2500",
+                "yesterday at noon", "2023-02-24T10:14:42.851+00", "١٢٣٤-02-24T10:14:42Z"):
+        if bad == "2023-02-24T10:14:42.851+00":
+            assert parse_iso_ns(bad) == base  # ±hh is accepted
+            continue
+        with pytest.raises(InputError) as exc:
+            parse_iso_ns(bad)
+        assert exc.value.reason is InputErrorReason.BAD_FIELD
+
+
+def test_heartbeat_encoder_parses() -> None:
+    d = driver()
+    for full in (True, False):
+        payload = encode_zebra_heartbeat(10**18, 4, {1: True, 2: False}, full=full, uptime_s=3700)
+        res = d.decode("zebra/fx1/events", payload, 0)
+        assert res.errors == [] and res.health is not None
+        assert res.health.last_heartbeat_ns == 10**18
+        if full:
+            assert res.health.antennas_connected == {1: True, 2: False}
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+def test_malformed_and_partly_bad_payloads() -> None:
+    d = driver()
+    res = d.decode("zebra/fx1/data", b'{"data":{"eventNum":1,', 0)
+    assert [e.reason for e in res.errors] == [InputErrorReason.MALFORMED_JSON]
+    good = [Read(10**18 + i * 10**6, "fx1", 1, bytes([i + 1]) * 12, -50.0, seq=i) for i in range(4)]
+    chunks = encode_zebra_event_chunks(good)
+    chunks[1] = chunks[1].replace(b'"antenna":1', b'"antenna":"one"')
+    chunks[2] = chunks[2].replace(b'"idHex":"', b'"idHex":"zz')
+    res = d.decode("zebra/fx1/data", b"[" + b",".join(chunks) + b"]", 0)
+    assert sorted(e.reason.value for e in res.errors) == ["bad_epc", "bad_field"]
+    assert [r.seq for b in res.batches for r in b.reads()] == [0, 3]
+    assert d.counters()["error.malformed_json"] == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[]", b"{}", b'{"type":"INVENTORY"}', b'{"data":{"idHex":""},"type":"X"}', b"null", b"3",
+     b'{"data":{"idHex":"00 11"}}', b'{"data":{"idHex":"0011","format":"tid"}}',
+     b'{"data":{"idHex":"0011","antenna":-1}}', b'{"data":{"idHex":"0011","eventNum":-5}}',
+     b'{"data":{"idHex":"0011","channel":1e300}}', b'{"data":{"tagData":[{}]}}'],
+)
+def test_odd_payloads_are_counted_not_raised(payload: bytes) -> None:
+    res = driver().decode("zebra/fx1/data", payload, 0)
+    n = sum(len(b) for b in res.batches)
+    assert n == 0
+    if payload != b"[]":
+        assert len(res.errors) == 1
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=20,
+)
+fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "idHex": json_values | st.binary(max_size=16).map(bytes.hex),
+        "eventNum": json_values | st.integers(-5, 2**64),
+        "antenna": json_values,
+        "peakRssi": json_values,
+        "channel": json_values,
+        "phase": json_values,
+        "format": st.sampled_from(["epc", "tid"]) | json_values,
+        "tagData": json_values,
+    },
+)
+events = st.fixed_dictionaries(
+    {"data": fields | json_values},
+    optional={"timestamp": st.text(max_size=30) | json_values, "type": json_values,
+              "component": json_values, "eventNum": json_values},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_fuzz_bytes_never_raise(data: bytes) -> None:
+    res = driver().decode("zebra/fx1/data", data, 0)
+    assert all(isinstance(e, InputError) for e in res.errors)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values | events | st.lists(events, max_size=4))
+def test_fuzz_json_never_raise(doc: Any) -> None:
+    try:
+        payload = msgspec.json.encode(doc)
+    except (OverflowError, msgspec.EncodeError):
+        return
+    res = driver().decode("zebra/fx1/data", payload, 0)
+    got = sum(len(b) for b in res.batches)
+    items = doc if isinstance(doc, list) else [doc]
+    assert got + len(res.errors) >= 0
+    assert got <= sum(1 if isinstance(i, dict) else 0 for i in items) or any(
+        isinstance(i, dict) and isinstance(i.get("data"), dict) and "tagData" in i["data"]
+        for i in items
+    )
+
+
+# -- driver: identity, dedup, gaps, replays, resets ----------------------------------------
+
+
+def _payload(seqs: list[int], t0: int = 10**18, epc: bytes = b"\x30" * 12) -> bytes:
+    reads = [Read(t0 + s * 10**6, "x", 1, epc, -55.0, seq=s) for s in seqs]
+    return encode_zebra_events(reads, array=True)
+
+
+def test_reader_identity_comes_from_topic_not_payload() -> None:
+    d = driver(topic_template="shop7/{reader}/tags")
+    assert d.topic == "shop7/fx1/tags"
+    res = d.decode("shop7/fx1/tags", _payload([1]), 0)
+    assert res.batches[0].reader == "fx1"
+    res = d.decode("shop7/fx2/tags", _payload([2]), 0)
+    assert res.batches == [] and res.errors[0].reason is InputErrorReason.UNKNOWN_MESSAGE
+    multi = driver(topic_template="shop7/{reader}/tags", reader_from_topic=True)
+    assert multi.topic == "shop7/+/tags"
+    res = multi.decode("shop7/fx9/tags", _payload([1]), 0)
+    assert res.batches[0].reader == "fx9"
+    explicit = zebra_driver.factory(ReaderConfig(id="fx1", driver="zebra_iotc", topic="a/b"))
+    assert explicit.topic == "a/b"
+
+
+def test_duplicates_dropped_and_gaps_counted() -> None:
+    d = driver()
+    t = "zebra/fx1/data"
+    res = d.decode(t, _payload([1, 2, 3]), 0)
+    assert (sum(map(len, res.batches)), res.duplicates, res.gaps) == (3, 0, 0)
+    res = d.decode(t, _payload([2, 3]), 0)  # QoS 1 redelivery
+    assert (res.batches, res.duplicates) == ([], 2)
+    res = d.decode(t, _payload([7, 8]), 0)
+    assert (sum(map(len, res.batches)), res.gaps) == (2, 3)
+    res = d.decode(t, _payload([4, 5, 6, 8]), 0)  # late replay fills the gap; 8 is a dup
+    assert [int(s) for s in res.batches[0].seq] == [4, 5, 6] and res.duplicates == 1
+    assert d.seq.stats("fx1").missing == 0
+    assert d.counters()["reads"] == 8 and d.counters()["duplicates"] == 3
+
+
+def test_replay_after_outage_keeps_old_event_time() -> None:
+    d = driver()
+    t = "zebra/fx1/data"
+    d.decode(t, _payload([1, 2]), 0)
+    live = d.decode(t, _payload([500], t0=2 * 10**18), 0)
+    assert live.gaps == 497
+    replay = d.decode(t, _payload(list(range(3, 500))), 0)
+    assert replay.duplicates == 0 and len(replay.batches[0]) == 497
+    assert int(replay.batches[0].time_ns[0]) == 10**18 + 3 * 10**6  # event time, not arrival
+
+
+def test_counter_reset_is_a_new_epoch() -> None:
+    d = driver()
+    t = "zebra/fx1/data"
+    d.decode(t, _payload([100, 101, 102]), 0)
+    later = 10**18 + 600 * 10**9  # after a reboot: newer events, counter back at 1
+    res = d.decode(t, _payload([1, 2, 3], t0=later), 0)
+    assert res.duplicates == 0 and len(res.batches[0]) == 3
+    assert d.seq.stats("fx1").resets == 1
+    res = d.decode(t, _payload([2], t0=later), 0)
+    assert res.duplicates == 1
+
+
+def test_decode_capture_jsonl_and_array() -> None:
+    results = list(zebra_driver.decode_capture(sample("zebra_fx_tag_events_capture.jsonl"), "fx1"))
+    assert len(results) == 3
+    assert [int(r.batches[0].seq[0]) for r in results] == [16511, 16512, 16513]
+    assert all(r.batches[0].reader == "fx1" for r in results)
+    bad = sample("zebra_fx_tag_events_capture.jsonl") + b"\n{not json\n\r\n"
+    results = list(zebra_driver.decode_capture(bad, "fx1"))
+    assert [len(r.errors) for r in results] == [0, 0, 0, 1]
+    (one,) = zebra_driver.decode_capture(sample("zebra_fx_tag_event_all_fields.json"), "fx1")
+    assert len(one.batches[0]) == 1
+    assert zebra_driver.SPEC.transport == "mqtt" and zebra_driver.SPEC.name == "zebra_iotc"
+
+
+def test_columns_dtypes() -> None:
+    b: ReadBatch = parse_zebra(sample("zebra_fx_tag_events_capture.jsonl").splitlines()[0], "fx1", 0).batch
+    assert b.time_ns.dtype == np.int64 and b.antenna.dtype == np.int16
+    assert b.rssi_dbm.dtype == np.float32 and b.seq.dtype == np.int64
+    assert b.frequency_khz is not None and b.frequency_khz.dtype == np.int32
+    assert parse_zebra(sample("zebra_fx_tag_event_minimal.json"), "fx1", 0).batch.seq[0] != NO_SEQ
