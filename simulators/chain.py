@@ -1,0 +1,313 @@
+"""A retail chain's season under one allocation policy, measured on ground truth.
+
+Each day: a morning window of online orders, half the walk-in demand, an afternoon window,
+the other half. Shops keep *true* and *recorded* stock; a pick fails when the record lies,
+the failed units are re-routed once (then cancelled) and the record of that cell is corrected.
+Every SKU reaches its end of life within the horizon, when what is left is salvaged, so the
+total margin needs no terminal valuation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from allocator.config import CostConfig
+from allocator.costs import hard_capacity, haversine_km
+from allocator.decision import Decision
+from allocator.model import Order, OrderLine, StockSnapshot
+from allocator.policies import BatchPolicy, Policy
+from simulators.chain_demand import (
+    allocation_error,
+    forecast_noise,
+    online_orders,
+    record_errors,
+    walk_in,
+    walk_in_first_half,
+)
+from simulators.chain_world import World, build_world, expected_remaining
+from simulators.config import ChainConfig
+
+logger = logging.getLogger(__name__)
+
+WAREHOUSE_CAPACITY = 1_000_000
+VELOCITY_ALPHA = 1 / 14  # EWMA of measured shop sales (RFID departures through POS)
+WAREHOUSE_COVER = 0.7  # warehouse stock = this x expected online demand over the season
+
+
+@dataclass
+class Ledger:
+    orders: int = 0
+    online_units: int = 0
+    online_lost_units: int = 0
+    online_revenue: float = 0.0
+    walkin_revenue: float = 0.0
+    salvage_revenue: float = 0.0
+    cogs: float = 0.0
+    parcels: int = 0
+    fulfilment_cost: float = 0.0
+    markdown_units: int = 0
+    markdown_value: float = 0.0
+    fast_lost: int = 0
+    walkin_lost: int = 0
+    pick_failures: int = 0
+    capacity_violations: int = 0
+    full_price_units: int = 0
+    decision_ns: list[float] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, Any]:
+        ms = np.asarray(self.decision_ns, dtype=np.float64) / 1e6
+        margin = (self.online_revenue + self.walkin_revenue + self.salvage_revenue - self.cogs
+                  - self.fulfilment_cost)
+        per = max(self.orders, 1)
+        return {
+            "orders": self.orders,
+            "total_margin": round(margin, 2),
+            "fulfilment_cost_per_order": round(self.fulfilment_cost / per, 4),
+            "parcels_per_order": round(self.parcels / per, 4),
+            "markdown_units": self.markdown_units,
+            "markdown_value": round(self.markdown_value, 2),
+            "shop_lost_sales_fast_movers": self.fast_lost,
+            "shop_lost_sales": self.walkin_lost,
+            "capacity_violations": self.capacity_violations,
+            "pick_failures": self.pick_failures,
+            "online_units": self.online_units,
+            "online_lost_units": self.online_lost_units,
+            "full_price_units": self.full_price_units,
+            "decision_ms_p50": round(float(np.percentile(ms, 50)), 4) if ms.size else 0.0,
+            "decision_ms_p99": round(float(np.percentile(ms, 99)), 4) if ms.size else 0.0,
+        }
+
+
+class ChainSimulation:
+    """One run: `ChainSimulation(config, costs, seed, policy).run() -> metrics dict`."""
+
+    def __init__(
+        self, config: ChainConfig, costs: CostConfig, seed: int, policy: Policy,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.cfg = config
+        self.costs = costs
+        self.seed = seed
+        self.policy = policy
+        self.progress = progress
+        self.world: World = build_world(seed, config.stores, config.skus, config.days,
+                                        config.warehouses)
+        w = self.world
+        self.n_wh = w.n_wh
+        n, g = w.n_wh + w.n_shops, len(w.gtins)
+        exp_shop = expected_remaining(w, w.rate)
+        shop_stock = np.round(exp_shop * allocation_error(exp_shop.shape, seed)).astype(np.int64)
+        online_ratio = config.online_share / max(1 - config.online_share, 0.05)
+        online_exp = exp_shop.sum(axis=0) * online_ratio
+        wh_share = np.full(w.n_wh, 1.0 / w.n_wh)
+        wh_stock = np.round(np.outer(wh_share, online_exp) * WAREHOUSE_COVER).astype(np.int64)
+        self.true = np.vstack([wh_stock, shop_stock])
+        self.record = self.true.copy()
+        self.record[w.n_wh:] = record_errors(shop_stock, config.rfid_accuracy, seed)
+        self.initial_units = int(self.true.sum())
+        noise = forecast_noise((n, g), seed)
+        online_rate = w.rate.sum(axis=0) * online_ratio
+        # Velocity as the allocator would measure it: shops from walk-in sales (EWMA), a
+        # warehouse from its own online shipments (EWMA), both starting from the plan.
+        self.vel = np.vstack([np.outer(wh_share, online_rate) * WAREHOUSE_COVER, w.rate]) * noise
+        self.shipped = np.zeros((w.n_wh, g))
+        self.capacity = np.concatenate([
+            np.full(w.n_wh, WAREHOUSE_CAPACITY, dtype=np.int64),
+            np.full(w.n_shops, config.pick_capacity, dtype=np.int64),
+        ])
+        self.hard = hard_capacity(self.capacity, costs)
+        self.picks = np.zeros(n, dtype=np.int64)
+        conf_shop = 1.0 - (1.0 - config.rfid_accuracy) * 0.6
+        self.conf = np.full((n, g), conf_shop)
+        self.conf[: w.n_wh] = 0.999
+        self.ledger = Ledger(cogs=float((self.true.sum(axis=0) * w.unit_cost).sum()))
+        self.horizon = int(max(config.days, int((w.life - w.age0).max())))
+        self._future: tuple[np.ndarray, np.ndarray] | None = None
+        if policy.uses_truth:
+            self._future = self._draw_future()
+
+    # ---- snapshots -------------------------------------------------------------------------
+    def _draw_future(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative walk-in demand per shop (and online demand per GTIN) for hindsight."""
+        w = self.world
+        walk = np.stack([walk_in(w, self.seed, d) for d in range(self.horizon)])
+        online = np.zeros((self.horizon, len(w.gtins)))
+        index = {gtin: i for i, gtin in enumerate(w.gtins)}
+        for d in range(self.cfg.days):
+            for o in online_orders(w, self.seed, d, self.cfg.online_share):
+                for line in o.lines:
+                    online[d, index[line.gtin]] += line.qty
+        cw = np.concatenate([np.zeros((1, *walk.shape[1:])), np.cumsum(walk, axis=0)])
+        co = np.concatenate([np.zeros((1, online.shape[1])), np.cumsum(online, axis=0)])
+        return cw, co
+
+    def snapshot(self, day: int, afternoon: bool) -> StockSnapshot:
+        w = self.world
+        to_md, md_price, to_end = w.calendar(day)
+        truth = self.policy.uses_truth
+        ff = fm = None
+        if truth and self._future is not None:
+            cw, co = self._future
+            g = np.arange(len(w.gtins))
+            start = day + (1 if afternoon else 0)
+            md_day = np.clip(day + to_md.astype(np.int64), start, self.horizon)
+            end_day = np.clip(day + to_end.astype(np.int64), start, self.horizon)
+            s_full = cw[md_day, :, g].T - cw[start, :, g].T
+            s_md = cw[end_day, :, g].T - cw[md_day, :, g].T
+            o_full = co[md_day, g] - co[min(start, self.horizon), g]
+            o_md = co[end_day, g] - co[md_day, g]
+            ff = np.vstack([np.tile(o_full / w.n_wh, (w.n_wh, 1)), s_full])
+            fm = np.vstack([np.tile(o_md / w.n_wh, (w.n_wh, 1)), s_md])
+        return StockSnapshot(
+            node_ids=(*w.wh_ids, *w.shop_ids),
+            is_shop=np.arange(len(w.lat)) >= w.n_wh, lat=w.lat, lon=w.lon,
+            pick_capacity=self.capacity, picks_today=self.picks, gtins=w.gtins,
+            available=self.true if truth else self.record,
+            confidence=np.ones_like(self.conf) if truth else self.conf,
+            velocity=self.vel, price=w.price(day), cost=w.unit_cost,
+            days_to_markdown=to_md, markdown_price=md_price, days_to_end=to_end,
+            salvage=w.salvage, markdown_lift=1.5, future_full=ff, future_markdown=fm,
+        )
+
+    # ---- execution -------------------------------------------------------------------------
+    def _decide(self, orders: Sequence[Order], snap: StockSnapshot) -> list[Decision]:
+        t0 = time.perf_counter_ns()
+        if isinstance(self.policy, BatchPolicy) and len(orders) > 1:
+            out = self.policy.decide_batch(orders, snap, self.costs)
+            per = (time.perf_counter_ns() - t0) / len(orders)
+            self.ledger.decision_ns.extend([per] * len(orders))
+            return out
+        out = []
+        for o in orders:
+            t0 = time.perf_counter_ns()
+            out.append(self.policy.decide(o, snap, self.costs))
+            self.ledger.decision_ns.append(time.perf_counter_ns() - t0)
+        return out
+
+    def _execute(self, order: Order, d: Decision, snap: StockSnapshot, day: int,
+                 retry: bool) -> None:
+        w, led, c = self.world, self.ledger, self.costs
+        price = snap.price
+        failed: list[OrderLine] = []
+        ship_lat, ship_lon = order.ship_lat, order.ship_lon
+        if order.collect_shop is not None:
+            ci = snap.node_index(order.collect_shop)
+            if ci is not None:
+                ship_lat, ship_lon = float(w.lat[ci]), float(w.lon[ci])
+        used: set[int] = set()
+        for a in d.assignments:
+            n = snap.node_index(a.node_id)
+            g = snap.gtin_index(a.gtin)
+            if n is None or g is None or a.qty <= 0:
+                continue
+            if self.picks[n] + a.qty > self.hard[n]:
+                led.capacity_violations += 1
+            self.picks[n] += a.qty
+            ok = int(min(a.qty, self.true[n, g]))
+            self.true[n, g] -= ok
+            self.record[n, g] = max(int(self.record[n, g]) - a.qty, 0)
+            shop = n >= self.n_wh
+            is_collect = order.collect_shop == a.node_id
+            if not is_collect and ok > 0:
+                used.add(n)
+            rate = c.per_item_km_store if shop else c.per_item_km_warehouse
+            dist = 0.0 if is_collect else float(haversine_km(w.lat[n], w.lon[n], ship_lat, ship_lon))
+            led.fulfilment_cost += a.qty * ((c.pick_cost_store if shop else c.pick_cost_warehouse)
+                                            + rate * dist * (ok / a.qty))
+            if ok < a.qty:
+                miss = a.qty - ok
+                led.pick_failures += miss
+                led.fulfilment_cost += miss * c.failed_pick_cost
+                self.record[n, g] = self.true[n, g]  # the picker's count corrects the record
+                failed.append(OrderLine(a.gtin, miss))
+            if ok:
+                if not shop:
+                    self.shipped[n, g] += ok
+                led.online_units += ok
+                led.online_revenue += ok * float(price[g])
+                self._count_price(g, ok, float(price[g]))
+        for n in used:
+            led.parcels += 1
+            led.fulfilment_cost += c.parcel_cost_store if n >= self.n_wh else c.parcel_cost_warehouse
+        for u in d.unfilled:
+            led.online_lost_units += u.qty
+        if failed:
+            if retry:
+                sub = Order(order.id + "-r", tuple(failed), order.ship_lat, order.ship_lon,
+                            order.service_level, None)
+                again = self._decide([sub], snap)[0]
+                self._execute(sub, again, snap, day, retry=False)
+            else:
+                led.online_lost_units += sum(x.qty for x in failed)
+
+    def _count_price(self, g: int | np.ndarray, units: int | np.ndarray, price: Any) -> None:
+        full = self.world.full_price[g]
+        below = np.asarray(price) < np.asarray(full) - 1e-9
+        self.ledger.markdown_units += int(np.sum(np.where(below, units, 0)))
+        self.ledger.full_price_units += int(np.sum(np.where(below, 0, units)))
+        self.ledger.markdown_value += float(np.sum(np.where(below, (full - price) * units, 0.0)))
+
+    def _walk_in(self, demand: np.ndarray, day: int) -> np.ndarray:
+        w, led = self.world, self.ledger
+        shops = self.true[w.n_wh:]
+        sold: np.ndarray = np.minimum(shops, demand)
+        shops -= sold
+        rec = self.record[w.n_wh:]
+        np.subtract(rec, sold, out=rec)
+        np.maximum(rec, 0, out=rec)
+        lost = demand - sold
+        led.walkin_lost += int(lost.sum())
+        led.fast_lost += int(lost[:, w.fast].sum())
+        price = w.price(day)
+        units = sold.sum(axis=0)
+        led.walkin_revenue += float((units * price).sum())
+        self._count_price(np.arange(len(price)), units, price)
+        return sold
+
+    def _end_of_day(self, day: int, sold: np.ndarray) -> None:
+        w = self.world
+        shops = self.vel[w.n_wh:]
+        shops *= 1 - VELOCITY_ALPHA
+        shops += VELOCITY_ALPHA * sold
+        whs = self.vel[: w.n_wh]
+        whs *= 1 - VELOCITY_ALPHA
+        whs += VELOCITY_ALPHA * self.shipped
+        self.shipped[:] = 0
+        dead = w.tier(day + 1) < 0
+        if dead.any():
+            units = self.true[:, dead].sum(axis=0)
+            self.ledger.salvage_revenue += float((units * w.salvage[dead]).sum())
+            self.ledger.markdown_units += int(units.sum())
+            self.ledger.markdown_value += float((units * (w.full_price - w.salvage)[dead]).sum())
+            self.true[:, dead] = 0
+            self.record[:, dead] = 0
+        self.picks[:] = 0
+
+    def run(self) -> dict[str, Any]:
+        w = self.world
+        for day in range(self.horizon):
+            demand = walk_in(w, self.seed, day)
+            first = walk_in_first_half(demand, self.seed, day)
+            orders = online_orders(w, self.seed, day, self.cfg.online_share) \
+                if day < self.cfg.days else []
+            self.ledger.orders += len(orders)
+            half = len(orders) // 2
+            sold = np.zeros_like(demand)
+            for window, after in ((orders[:half], False), (orders[half:], True)):
+                if after:
+                    sold += self._walk_in(first, day)
+                if window:
+                    snap = self.snapshot(day, after)
+                    for o, dec in zip(window, self._decide(window, snap), strict=True):
+                        self._execute(o, dec, snap, day, retry=True)
+            sold += self._walk_in(demand - first, day)
+            self._end_of_day(day, sold)
+            if self.progress is not None:
+                self.progress(day + 1, self.horizon)
+        return self.ledger.metrics()
