@@ -371,3 +371,11 @@ def test_columns_dtypes() -> None:
     assert b.rssi_dbm.dtype == np.float32 and b.seq.dtype == np.int64
     assert b.frequency_khz is not None and b.frequency_khz.dtype == np.int32
     assert parse_zebra(sample("zebra_fx_tag_event_minimal.json"), "fx1", 0).batch.seq[0] != NO_SEQ
+
+
+def test_bench_zebra_runs_and_reports_both() -> None:
+    from bench.parsers_json import bench_zebra
+
+    out = bench_zebra(0.1, per_message=20)
+    assert out["shelfsight_reads_per_s"] > 0 and out["naive_reads_per_s"] > 0
+    assert out["reads_per_payload"] == 20

@@ -108,7 +108,15 @@ def parse_zebra(payload: bytes, reader: str, received_ns: int) -> ZebraPayload:
         events = ()
     for ev in events:
         try:
-            _take_event(ev, payload, received_ns, cols, mgmt)
+            d = ev.data
+            if d is not None and d.idHex is not None and (d.format is None or d.format == "epc"):
+                ts = ev.timestamp  # the hot path: one tag data event
+                _append(
+                    cols, received_ns if ts is None else parse_iso_ns(ts), d.idHex, d.antenna,
+                    d.peakRssi, d.eventNum, d.phase, d.channel,
+                )
+            else:
+                _take_event(ev, payload, received_ns, cols, mgmt)
         except InputError as exc:
             errors.append(exc)
     return ZebraPayload(cols.batch(reader), mgmt, errors)
