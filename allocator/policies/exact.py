@@ -12,6 +12,7 @@ or the enumeration grows too large, the MILP decides.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from itertools import combinations
 from math import comb
 
@@ -41,8 +42,8 @@ def line_costs(pr: OrderProblem, terms: Terms) -> FloatArray:
 
 def enumerate_order(
     pr: OrderProblem, terms: Terms, n_alternatives: int = 0
-) -> tuple[Taken, list[Taken]] | None:
-    """Best whole-line allocation and runners-up; None when the MILP must decide."""
+) -> tuple[Taken, list[Taken]] | OrderProblem | None:
+    """Best whole-line allocation and runners-up; else the (pruned) problem for the MILP."""
     qty = pr.qty
     whole = pr.avail >= qty[None, :]
     if ((~whole.any(axis=0)) & (pr.avail.sum(axis=0) > 0)).any():
@@ -60,6 +61,8 @@ def enumerate_order(
     useful = (c < u[None, :]).any(axis=1)
     keep = useful & ((pr.parcel + lb + gain < ub - _EPS) | (single <= ub + _EPS))
     cand = np.flatnonzero(keep)
+    if cand.size > 8:
+        cand = _undominated(cand, pr.parcel, cc)
     f = pr.parcel[cand]
     sub = cc[cand]  # (K', L)
     scored: list[tuple[float, tuple[int, ...]]] = [(float(u.sum()), ())]
@@ -69,7 +72,7 @@ def enumerate_order(
         if s * fmin + lb >= best - _EPS and len(scored) > n_alternatives:
             break
         if comb(cand.size, s) > MAX_SUBSETS:
-            return None
+            return _restrict(pr, cand)
         combos = np.array(list(combinations(range(cand.size), s)), dtype=np.int64)
         totals = f[combos].sum(axis=1) + np.minimum(sub[combos].min(axis=1), u[None, :]).sum(axis=1)
         order = np.argsort(totals, kind="stable")[: n_alternatives + 1]
@@ -97,6 +100,32 @@ def enumerate_order(
     return best_taken, results[1:]
 
 
+def _undominated(cand: np.ndarray, parcel: FloatArray, cc: FloatArray) -> np.ndarray:
+    """Drop candidates another one beats or ties on the parcel and on every line (exact)."""
+    f = parcel[cand]
+    sub = cc[cand]
+    le = (f[:, None] <= f[None, :]) & (sub[:, None, :] <= sub[None, :, :]).all(axis=2)
+    strict = (f[:, None] < f[None, :]) | (sub[:, None, :] < sub[None, :, :]).any(axis=2)
+    order = np.arange(cand.size)
+    dom = le & (strict | (order[:, None] < order[None, :]))
+    np.fill_diagonal(dom, False)
+    out: np.ndarray = cand[~dom.any(axis=0)]
+    return out
+
+
+def _restrict(pr: OrderProblem, cand: np.ndarray) -> OrderProblem:
+    """The problem over the candidates that survived exact pruning (for the MILP)."""
+    return replace(
+        pr, nodes=pr.nodes[cand], avail=pr.avail[cand], dist=pr.dist[cand],
+        is_shop=pr.is_shop[cand], parcel=pr.parcel[cand], carriage=pr.carriage[cand],
+        labour=pr.labour[cand], failure=pr.failure[cand], cap_hard=pr.cap_hard[cand],
+        cap_soft=pr.cap_soft[cand], picks_today=pr.picks_today[cand],
+        capacity=pr.capacity[cand], units=pr.units[cand], demand_full=pr.demand_full[cand],
+        demand_markdown=pr.demand_markdown[cand],
+        collect=int(np.flatnonzero(cand == pr.collect)[0]) if pr.collect in cand else -1,
+    )
+
+
 def _assign(
     cand: np.ndarray, subset: tuple[int, ...], sub: FloatArray, u: FloatArray, qty: np.ndarray
 ) -> Taken:
@@ -117,7 +146,13 @@ def solve_order(
 ) -> tuple[Taken, Solver, list[Taken]]:
     """Exact optimum of one order (the policy core of `cheapest` and `shelfsight`)."""
     found = enumerate_order(pr, terms, n_alternatives)
-    if found is not None:
+    if isinstance(found, tuple):
         return found[0], Solver.ENUMERATION, found[1]
-    result = highs_model.solve([pr], terms, time_limit=1.0, mip_rel_gap=1e-6)
-    return result.taken[0], Solver.MILP, []
+    if found is None:
+        result = highs_model.solve([pr], terms, time_limit=1.0, mip_rel_gap=1e-6)
+        return result.taken[0], Solver.MILP, []
+    # Pruned candidates: solve over them, then map candidate positions back.
+    result = highs_model.solve([found], terms, time_limit=1.0, mip_rel_gap=1e-6)
+    index = {int(n): k for k, n in enumerate(pr.nodes.tolist())}
+    taken = {(index[int(found.nodes[k])], ln): u for (k, ln), u in result.taken[0].items()}
+    return taken, Solver.MILP, []

@@ -1,0 +1,141 @@
+"""`shelfsight bench allocation`: every policy on the same seeds of the simulated chain.
+
+Reports per policy the mean and 95% CI of each metric, paired differences against `cheapest`,
+the share of the cheapest -> hindsight margin gap closed, the markdown reduction against
+warehouse-first, what RFID accuracy is worth (shelfsight at 65% vs 95% record accuracy), the
+Jasin–Sinha public benchmark and the per-order decision latency at 200 shops x 20k GTINs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from allocator.config import CostConfig
+from allocator.model import Node, NodeKind, Order, OrderLine, StockSnapshot
+from allocator.policies import get_policy, policy_names
+from bench import jasin_sinha
+from simulators.chain_cli import simulate
+from simulators.config import ChainConfig
+
+logger = logging.getLogger(__name__)
+
+METRICS = (
+    "total_margin", "fulfilment_cost_per_order", "parcels_per_order", "markdown_units",
+    "markdown_value", "shop_lost_sales_fast_movers", "capacity_violations", "pick_failures",
+    "online_lost_units", "decision_ms_p50", "decision_ms_p99",
+)
+
+
+def mean_ci(values: list[float]) -> dict[str, float]:
+    """Mean and half-width of its 95% t confidence interval (0 with one value)."""
+    arr = np.asarray(values, dtype=np.float64)
+    mean = float(arr.mean())
+    if arr.size < 2:
+        return {"mean": round(mean, 4), "ci95": 0.0}
+    half = float(stats.t.ppf(0.975, arr.size - 1) * arr.std(ddof=1) / np.sqrt(arr.size))
+    return {"mean": round(mean, 4), "ci95": round(half, 4)}
+
+
+def latency(stores: int = 200, gtins: int = 20_000, orders: int = 400, seed: int = 7,
+            policy: str = "shelfsight") -> dict[str, Any]:
+    """Per-order decision time in-process on a random snapshot of `stores` shops x `gtins`."""
+    rng = np.random.default_rng(seed)
+    nodes = [Node("WH1", NodeKind.WAREHOUSE, 39.99, -86.35, 1_000_000),
+             Node("WH2", NodeKind.WAREHOUSE, 40.95, -75.97, 1_000_000)]
+    nodes += [Node(f"S{i:03d}", NodeKind.SHOP, float(rng.uniform(26, 47)),
+                   float(rng.uniform(-122, -71)), 40) for i in range(stores)]
+    n = len(nodes)
+    # Sparse shop assortment: each shop carries ~30% of the GTINs, 0-6 units.
+    avail = np.where(rng.random((n, gtins)) < 0.3, rng.integers(0, 7, (n, gtins)), 0)
+    avail[:2] = rng.integers(0, 50, (2, gtins))
+    price = rng.uniform(20, 120, gtins)
+    snap = StockSnapshot.build(
+        nodes, [f"{i:014d}" for i in range(gtins)], avail, price=price, cost=price * 0.45,
+        days_to_markdown=rng.uniform(0, 60, gtins), markdown_price=price * 0.7,
+        days_to_end=np.full(gtins, 80.0), salvage=price * 0.25,
+        confidence=np.full((n, gtins), 0.95), velocity=rng.gamma(0.5, 0.1, (n, gtins)),
+    )
+    pol = get_policy(policy)
+    costs = CostConfig()
+    lines_p = np.array([0.55, 0.25, 0.1, 0.06, 0.04])
+    times: list[float] = []
+    solvers: dict[str, int] = {}
+    for i in range(orders):
+        k = int(rng.choice(5, p=lines_p)) + 1
+        lines = tuple(OrderLine(snap.gtins[int(g)], 1) for g in rng.integers(0, gtins, k))
+        order = Order(f"o{i}", lines, float(rng.uniform(26, 47)), float(rng.uniform(-122, -71)))
+        t0 = time.perf_counter_ns()
+        d = pol.decide(order, snap, costs)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+        solvers[d.solver.value] = solvers.get(d.solver.value, 0) + 1
+    arr = np.asarray(times[20:])  # the first calls warm caches up
+    return {"policy": policy, "stores": stores, "gtins": gtins, "orders": arr.size,
+            "p50_ms": round(float(np.percentile(arr, 50)), 3),
+            "p99_ms": round(float(np.percentile(arr, 99)), 3),
+            "max_ms": round(float(arr.max()), 3), "solvers": solvers}
+
+
+def run(seeds: int = 3, stores: int = 30, skus: int = 60, days: int = 42) -> dict[str, Any]:
+    chain = ChainConfig(stores=stores, skus=skus, days=days)
+    costs = CostConfig()
+    seed_list = list(range(1, seeds + 1))
+    raw: dict[str, list[dict[str, Any]]] = {}
+    for name in policy_names():
+        raw[name] = [simulate(name, s, chain, costs) for s in seed_list]
+        logger.info("policy %s done", name)
+    out: dict[str, Any] = {"seeds": seed_list, "chain": chain.model_dump(), "policies": {}}
+    base = raw["cheapest"]
+    for name, runs in raw.items():
+        entry: dict[str, Any] = {m: mean_ci([r[m] for r in runs]) for m in METRICS}
+        entry["vs_cheapest"] = {
+            m: mean_ci([r[m] - b[m] for r, b in zip(runs, base, strict=True)])
+            for m in ("total_margin", "fulfilment_cost_per_order", "parcels_per_order",
+                      "markdown_value", "shop_lost_sales_fast_movers")
+        }
+        out["policies"][name] = entry
+    margin = {n: np.array([r["total_margin"] for r in runs]) for n, runs in raw.items()}
+    gap = margin["hindsight"] - margin["cheapest"]
+    out["gap_closed"] = {
+        n: {"ratio_of_means": round(float((m - margin["cheapest"]).mean() / gap.mean()), 3)
+            if gap.mean() > 0 else None,
+            "per_seed": [round(float(x), 3) for x in (m - margin["cheapest"]) / np.where(
+                gap > 0, gap, np.nan)]}
+        for n, m in margin.items()
+    }
+    md = {n: np.array([r["markdown_value"] for r in runs]) for n, runs in raw.items()}
+    out["markdown_reduction_vs_warehouse_first"] = {
+        n: round(float(1 - v.mean() / md["warehouse-first"].mean()), 4) for n, v in md.items()
+    }
+    rfid: dict[str, list[float]] = {}
+    for acc in (0.65, 0.95, 1.0):
+        cfg = chain.model_copy(update={"rfid_accuracy": acc})
+        rfid[str(acc)] = [simulate("shelfsight", s, cfg, costs)["total_margin"] for s in seed_list]
+    out["rfid_value"] = {
+        "policy": "shelfsight",
+        "margin": {k: mean_ci(v) for k, v in rfid.items()},
+        "margin_95_minus_65": mean_ci([a - b for a, b in zip(rfid["0.95"], rfid["0.65"],
+                                                             strict=True)]),
+    }
+    out["jasin_sinha"] = jasin_sinha.run()
+    out["latency"] = latency()
+    pol = out["policies"]
+    out["targets"] = {
+        "gap_closed_ge_0.6": {n: (out["gap_closed"][n]["ratio_of_means"] or 0) >= 0.6
+                              for n in ("shelfsight", "batch")},
+        "markdown_value_30pct_below_warehouse_first": {
+            n: out["markdown_reduction_vs_warehouse_first"][n] >= 0.3
+            for n in ("shelfsight", "batch")},
+        "fast_mover_lost_sales_le_warehouse_first": {
+            n: pol[n]["shop_lost_sales_fast_movers"]["mean"]
+            <= pol["warehouse-first"]["shop_lost_sales_fast_movers"]["mean"]
+            for n in ("shelfsight", "batch")},
+        "zero_capacity_violations": all(
+            p["capacity_violations"]["mean"] == 0 for p in pol.values()),
+        "decision_p99_le_5ms_at_200x20k": out["latency"]["p99_ms"] <= 5.0,
+    }
+    return out
