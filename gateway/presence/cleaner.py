@@ -232,9 +232,10 @@ class Cleaner:
             tg.pending[i] = NO_ZONE
             tg.last_seen_ns[i] = r.last_seen_ns
             tg.since_ns[i] = r.last_seen_ns
+            # evidence worth `trials` epochs that reproduces the saved estimate
             rate = min(max(r.read_rate, 1e-3), 1.0)
-            tg.hits[i] = rate * trials
             tg.trials[i] = trials
+            tg.hits[i] = max(rate * (trials + self._a + self._b) - self._a, 0.0)
             tg.census_only[i] = r.census_only
             tg.census_ns[i] = r.last_seen_ns if r.census_only else NEVER
             if zone != NO_ZONE:
