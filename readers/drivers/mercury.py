@@ -57,7 +57,9 @@ class MercurySession:
     def feed(self, data: bytes, now_ns: int) -> DecodeResult:
         if data:
             self._last_rx = now_ns
-        return self.decoder.feed(data, now_ns)
+            return self.decoder.feed(data, now_ns)
+        # a read timed out: the line is idle, so a frame still incomplete never will be
+        return self.decoder.finish(now_ns) if self.decoder.pending else self.decoder.feed(b"", now_ns)
 
     def poll(self, write: Write, now_ns: int) -> None:
         responses = self.decoder.take_responses()

@@ -47,6 +47,8 @@ class R2000Session:
         self._wait = _Wait.IDLE
 
     def feed(self, data: bytes, now_ns: int) -> DecodeResult:
+        if not data and self.decoder.pending:
+            return self.decoder.finish(now_ns)  # idle line: an incomplete frame stays incomplete
         return self.decoder.feed(data, now_ns)
 
     def poll(self, write: Write, now_ns: int) -> None:

@@ -46,6 +46,11 @@ class FrameFormat(Protocol):
         """Checksum/CRC and minimal structure of one complete candidate frame."""
         ...
 
+    @property
+    def weak_check(self) -> bool:
+        """True for 8-bit checksums: a valid frame that a valid frame straddles is rejected."""
+        ...
+
 
 @dataclass
 class ScanResult:
@@ -102,8 +107,22 @@ class FrameScanner:
                 continue
             frame = bytes(buf[pos : pos + length])
             if fmt.is_valid(frame):
-                frames.append(frame)
-                pos += length
+                if not fmt.weak_check:
+                    frames.append(frame)
+                    pos += length
+                    continue
+                inner = self._straddling(pos, length, final)
+                if inner is None:
+                    frames.append(frame)
+                    pos += length
+                    continue
+                if inner < 0:
+                    break  # the straddling candidate is not complete yet: decide later
+                # a frame cut short whose head and the next frame's bytes passed the weak check
+                out.errors.append(InputError(InputErrorReason.TRUNCATED, "false frame over a real one"))
+                self._quarantine_end = self._base + inner
+                self.bytes_skipped += 1
+                pos += 1
                 continue
             if not self._reject(pos, length, out, final):
                 break  # a frame starting inside this one is not complete yet: decide later
@@ -111,6 +130,29 @@ class FrameScanner:
         del buf[:pos]
         self._base += pos
         return out
+
+    def _straddling(self, pos: int, length: int, final: bool) -> int | None:
+        """Start of a valid frame beginning inside [pos, pos+length) and ending after it;
+        -1 when such a candidate is still incomplete (and more bytes may come)."""
+        buf = self._buf
+        fmt = self._fmt
+        n = len(buf)
+        end = pos + length
+        q = buf.find(fmt.header, pos + 1, end)
+        while q >= 0:
+            if n - q < fmt.length_bytes:
+                if not final:
+                    return -1
+            else:
+                ql = fmt.frame_length(buf, q)
+                if q + ql > end:
+                    if n - q < ql:
+                        if not final:
+                            return -1
+                    elif fmt.is_valid(bytes(buf[q : q + ql])):
+                        return q
+            q = buf.find(fmt.header, q + 1, end)
+        return None
 
     def _skip(self, start: int, end: int, out: ScanResult) -> None:
         self.bytes_skipped += end - start

@@ -387,6 +387,7 @@ class _ModuleFrames:
 
     header = HEADER
     length_bytes = 2
+    weak_check = False
 
     def frame_length(self, buf: bytearray, pos: int) -> int:
         return buf[pos + 1] + 7
@@ -402,6 +403,7 @@ class _HostFrames:
 
     header = HEADER
     length_bytes = 2
+    weak_check = False
 
     def frame_length(self, buf: bytearray, pos: int) -> int:
         return buf[pos + 1] + 5
@@ -441,6 +443,11 @@ class MercuryDecoder:
 
     def feed(self, data: bytes, arrival_ns: int | None = None) -> DecodeResult:
         return self._decode(data, arrival_ns, final=False)
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
+        return self._scanner.pending
 
     def finish(self, arrival_ns: int | None = None) -> DecodeResult:
         """End of stream (port closed, capture end): a partial frame left is TRUNCATED."""

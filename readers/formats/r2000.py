@@ -136,6 +136,7 @@ def encode_status(address: int, cmd: int, status: int = SUCCESS) -> bytes:
 class _Frames:
     header = HEADER
     length_bytes = 2
+    weak_check = True
 
     def __init__(self, address: int | None, from_module: bool = True) -> None:
         self._address = address
@@ -197,6 +198,11 @@ class R2000Decoder:
 
     def feed(self, data: bytes, arrival_ns: int | None = None) -> DecodeResult:
         return self._decode(data, arrival_ns, final=False)
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
+        return self._scanner.pending
 
     def finish(self, arrival_ns: int | None = None) -> DecodeResult:
         return self._decode(b"", arrival_ns, final=True)
