@@ -1,0 +1,55 @@
+"""Per-app state and the FastAPI dependencies that read it (pool, caller, settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from allocator.api.auth import KeyStore, Principal
+from allocator.api.metrics import ApiMetrics
+from allocator.api.problems import ProblemError, ProblemType
+from allocator.api.stock import NodeCache
+from shelfsight.settings import ApiSettings
+
+
+@dataclass
+class ApiState:
+    settings: ApiSettings
+    metrics: ApiMetrics
+    pool: AsyncConnectionPool | None = None
+    keys: KeyStore = field(default_factory=KeyStore)
+    nodes: NodeCache = field(default_factory=NodeCache)
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.shelfsight
+    return state
+
+
+def get_pool(request: Request) -> AsyncConnectionPool:
+    pool = get_state(request).pool
+    if pool is None:
+        raise ProblemError(503, ProblemType.UNAVAILABLE, "database pool not open")
+    return pool
+
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer ssk_<id>_<secret>`")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: ssk_...`")
+
+
+async def get_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    token = api_key or (bearer.credentials if bearer is not None else None)
+    return await get_state(request).keys.verify(get_pool(request), token)
+
+
+State = Annotated[ApiState, Depends(get_state)]
+Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
+Caller = Annotated[Principal, Depends(get_principal)]

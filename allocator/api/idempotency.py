@@ -1,0 +1,121 @@
+"""`Idempotency-Key` on POST: a retry gets the first answer (same status, same body).
+
+The key row is inserted in the same transaction as the work it guards, so it commits with the
+work or not at all: a concurrent duplicate blocks on the row until the first commits, then
+replays it; a crash (5xx) leaves no key and the retry runs again. 4xx problems are stored and
+replayed too (the work itself rolled back to a savepoint). The same key with a different
+method, path or body is refused (422 `idempotency-key-reused`). Keys live `TTL_HOURS` hours,
+per API key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from fastapi.responses import Response
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from allocator.api.problems import MEDIA_TYPE, FieldError, ProblemError, ProblemType
+
+log = logging.getLogger(__name__)
+
+TTL_HOURS = 24
+MAX_KEY_LENGTH = 200
+JSON = "application/json"
+
+Work = Callable[[AsyncConnection[TupleRow]], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+def request_hash(method: str, path: str, body: bytes) -> bytes:
+    return hashlib.sha256(b"\0".join((method.encode(), path.encode(), body))).digest()
+
+
+def _check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ProblemError(
+            422,
+            ProblemType.VALIDATION,
+            f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} printable characters",
+            [FieldError("Idempotency-Key", "invalid key", location="header")],
+        )
+    return key
+
+
+async def run(
+    pool: AsyncConnectionPool,
+    *,
+    api_key_id: str,
+    idem_key: str | None,
+    method: str,
+    path: str,
+    canonical_body: bytes,
+    work: Work,
+    instance: str,
+) -> Response:
+    """Run `work(conn)` in one transaction, once per (api key, Idempotency-Key)."""
+    async with pool.connection() as conn:
+        if idem_key is None:
+            async with conn.transaction():
+                status, body = await work(conn)
+            return Response(msgspec.json.encode(body), status_code=status, media_type=JSON)
+        key = _check_key(idem_key)
+        digest = request_hash(method, path, canonical_body)
+        async with conn.transaction():
+            cur = await conn.execute(
+                "INSERT INTO idempotency_keys (api_key_id, idem_key, method, path, request_hash)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (api_key_id, key, method, path, digest),
+            )
+            if await cur.fetchone() is None:
+                return await _replay(conn, api_key_id, key, digest, instance)
+            try:
+                async with conn.transaction():
+                    status, body = await work(conn)
+                content, media = msgspec.json.encode(body), JSON
+            except ProblemError as problem:
+                status, content, media = problem.status, problem.render(instance), MEDIA_TYPE
+            await conn.execute(
+                "UPDATE idempotency_keys SET status = %s, content_type = %s, body = %s"
+                " WHERE api_key_id = %s AND idem_key = %s",
+                (status, media, content, api_key_id, key),
+            )
+        return Response(content, status_code=status, media_type=media)
+
+
+async def _replay(
+    conn: AsyncConnection[TupleRow], api_key_id: str, key: str, digest: bytes, instance: str
+) -> Response:
+    cur = await conn.execute(
+        "SELECT request_hash, status, content_type, body FROM idempotency_keys"
+        " WHERE api_key_id = %s AND idem_key = %s",
+        (api_key_id, key),
+    )
+    row = await cur.fetchone()
+    if row is None or row[1] is None:  # deleted by the sweep meanwhile, or never completed
+        raise ProblemError(409, ProblemType.IDEMPOTENCY_KEY_REUSED, "retry: key state changed")
+    if bytes(row[0]) != digest:
+        raise ProblemError(
+            422,
+            ProblemType.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used for a different request",
+            [FieldError("Idempotency-Key", "used with another method, path or body", "header")],
+        )
+    log.debug("replayed idempotent response for key %s of %s", key, api_key_id)
+    return Response(
+        bytes(row[3]), status_code=int(row[1]), media_type=str(row[2]),
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+async def sweep(conn: AsyncConnection[TupleRow]) -> int:
+    cur = await conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %s)",
+        (TTL_HOURS,),
+    )
+    return cur.rowcount

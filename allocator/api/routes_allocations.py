@@ -1,0 +1,150 @@
+"""`/v1/allocations`: allocate (dry run or reserve), read, cancel, confirm picks."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+
+from allocator.api import idempotency, picks, reservations, service
+from allocator.api.deps import Caller, Pool, State
+from allocator.api.problems import ProblemError, ProblemType
+from allocator.api.responses import problems
+from allocator.api.schemas import AllocationOut, OrderIn, PickIn, PickOut
+
+router = APIRouter(prefix="/v1/allocations", tags=["allocations"])
+
+IdemKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=idempotency.MAX_KEY_LENGTH,
+        description="Retry-safe key: a retry with the same key and body gets the first answer.",
+    ),
+]
+
+
+def _canonical(body: Any, *extra: str) -> bytes:
+    return "\0".join((body.model_dump_json(), *extra)).encode()
+
+
+@router.post(
+    "",
+    response_model=AllocationOut,
+    status_code=201,
+    responses={200: {"model": AllocationOut, "description": "Dry run: the decision, nothing stored."},
+               **problems(409)},
+    summary="Allocate an order: a node per line with its cost breakdown; reserve unless dry run.",
+)
+async def allocate(
+    request: Request,
+    body: OrderIn,
+    state: State,
+    pool: Pool,
+    caller: Caller,
+    dry_run: Annotated[bool, Query(description="Decide only; reserve nothing.")] = False,
+    idempotency_key: IdemKey = None,
+) -> Response:
+    caller.require(oms=True)
+    metrics = state.metrics
+    settings = state.settings
+
+    async def work(conn: Any) -> tuple[int, dict[str, Any]]:
+        start = time.perf_counter()
+        label = "true" if dry_run else "false"
+        try:
+            result = await service.allocate(
+                conn, body, dry_run=dry_run, costs=settings.costs,
+                reservation=settings.reservations, nodes_cache=state.nodes,
+            )
+        except ProblemError as problem:
+            outcome = "not_available" if problem.status == 409 else "invalid"
+            metrics.allocations.labels(outcome).inc()
+            raise
+        finally:
+            metrics.allocation_seconds.labels(label).observe(time.perf_counter() - start)
+        metrics.allocations.labels(result.outcome).inc()
+        return (200 if dry_run else 201), result.body
+
+    return await idempotency.run(
+        pool, api_key_id=caller.key_id, idem_key=idempotency_key, method="POST",
+        path=request.url.path, canonical_body=_canonical(body, f"dry_run={dry_run}"),
+        work=work, instance=request.url.path,
+    )
+
+
+async def _authorize_allocation(conn: Any, caller: Any, allocation_id: uuid.UUID) -> None:
+    if caller.allowed(oms=True):
+        return
+    shops = await reservations.allocation_shops(conn, allocation_id)
+    if not any(caller.allowed(shop=s) for s in shops):
+        caller.require(oms=True)
+
+
+@router.get(
+    "/{allocation_id}",
+    response_model=AllocationOut,
+    responses=problems(404),
+    summary="An allocation with its reservations (oms, admin, or a shop it picks from).",
+)
+async def get_allocation(allocation_id: uuid.UUID, pool: Pool, caller: Caller) -> Response:
+    async with pool.connection() as conn:
+        await _authorize_allocation(conn, caller, allocation_id)
+        body = await reservations.load_allocation(conn, allocation_id)
+    if body is None:
+        raise ProblemError(404, ProblemType.NOT_FOUND, f"no allocation {allocation_id}")
+    return Response(msgspec.json.encode(body), media_type=idempotency.JSON)
+
+
+@router.post(
+    "/{allocation_id}/cancel",
+    response_model=AllocationOut,
+    responses=problems(404, 409),
+    summary="Cancel an allocation and release its reservations (no-op when already closed).",
+)
+async def cancel_allocation(
+    request: Request, allocation_id: uuid.UUID, pool: Pool, caller: Caller,
+    idempotency_key: IdemKey = None,
+) -> Response:
+    caller.require(oms=True)
+
+    async def work(conn: Any) -> tuple[int, dict[str, Any]]:
+        return 200, await reservations.cancel(conn, allocation_id)
+
+    return await idempotency.run(
+        pool, api_key_id=caller.key_id, idem_key=idempotency_key, method="POST",
+        path=request.url.path, canonical_body=b"", work=work, instance=request.url.path,
+    )
+
+
+@router.post(
+    "/{allocation_id}/picks",
+    response_model=PickOut,
+    responses=problems(404, 409),
+    summary="Confirm a pick with the EPCs picked; each is checked (shop, GTIN, not yet picked).",
+)
+async def confirm_pick(
+    request: Request, allocation_id: uuid.UUID, body: PickIn, state: State, pool: Pool,
+    caller: Caller, idempotency_key: IdemKey = None,
+) -> Response:
+    caller.require(shop=body.node_id)
+    counter = state.metrics.picks
+
+    async def work(conn: Any) -> tuple[int, dict[str, Any]]:
+        try:
+            out = await picks.confirm(conn, allocation_id, body.node_id, list(body.epcs))
+        except ProblemError:
+            counter.labels("refused").inc()
+            raise
+        counter.labels("confirmed").inc()
+        return 200, out
+
+    return await idempotency.run(
+        pool, api_key_id=caller.key_id, idem_key=idempotency_key, method="POST",
+        path=request.url.path, canonical_body=_canonical(body), work=work,
+        instance=request.url.path,
+    )

@@ -1,0 +1,138 @@
+"""Allocate one order: snapshot -> policy decision -> atomic reservation -> stored allocation.
+
+When the reservation finds a cell short (another request took the units between the snapshot
+and the lock), the snapshot is re-read and the policy asked again, up to `ATTEMPTS` times; the
+caller then gets a 409 `not-available` problem. Nothing is written unless everything fits.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+from allocator.api import engine, reservations, stock
+from allocator.api.problems import FieldError, ProblemError, ProblemType
+from allocator.api.schemas import OrderIn
+from allocator.config import CostConfig, ReservationConfig
+from allocator.decision import Decision
+from allocator.model import NodeKind, Order, OrderLine, StockSnapshot
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+
+
+class Outcome:
+    RESERVED = "reserved"
+    DRY_RUN = "dry_run"
+    NOT_AVAILABLE = "not_available"
+    RACE_LOST = "race_lost"
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    body: dict[str, Any]
+    outcome: str
+    attempts: int
+
+
+def to_order(body: OrderIn) -> Order:
+    return Order(
+        id=body.order_id,
+        lines=tuple(OrderLine(x.gtin, x.qty) for x in body.lines),
+        ship_lat=body.ship_lat,
+        ship_lon=body.ship_lon,
+        service_level=body.service_level,
+        collect_shop=body.collect_shop,
+    )
+
+
+async def _snapshot(
+    conn: AsyncConnection[TupleRow], nodes_cache: stock.NodeCache, order: Order, costs: CostConfig
+) -> StockSnapshot:
+    gtins = [x.gtin for x in order.lines]
+    nodes = await nodes_cache.get(conn)
+    products = await stock.load_products(conn, gtins)
+    errors = [
+        FieldError(f"lines[{i}].gtin", f"unknown GTIN {x.gtin}", code="unknown_gtin")
+        for i, x in enumerate(order.lines)
+        if x.gtin not in products
+    ]
+    if errors:
+        raise ProblemError(
+            422, ProblemType.UNKNOWN_GTIN, "; ".join(e.reason for e in errors), errors
+        )
+    if order.collect_shop is not None and nodes_cache.kinds.get(order.collect_shop) != NodeKind.SHOP:
+        raise ProblemError(
+            422,
+            ProblemType.UNKNOWN_NODE,
+            f"collect_shop {order.collect_shop!r} is not a known shop",
+            [FieldError("collect_shop", "unknown shop", code="unknown_node")],
+        )
+    cells = await stock.load_cells(conn, gtins)
+    return stock.build_snapshot(nodes, products, gtins, cells, costs)
+
+
+def _not_available(decision: Decision, detail: str) -> ProblemError:
+    lines = [
+        {"line": u.line, "gtin": u.gtin, "qty": u.qty, "reason": u.reason} for u in decision.unfilled
+    ]
+    return ProblemError(
+        409, ProblemType.NOT_AVAILABLE, detail, extra={"unfilled": lines, "order_id": decision.order_id}
+    )
+
+
+async def allocate(
+    conn: AsyncConnection[TupleRow],
+    body: OrderIn,
+    *,
+    dry_run: bool,
+    costs: CostConfig,
+    reservation: ReservationConfig,
+    nodes_cache: stock.NodeCache,
+    policy: str = engine.DEFAULT_POLICY,
+) -> AllocationResult:
+    """Run inside the caller's transaction; raises ProblemError for 4xx outcomes."""
+    order = to_order(body)
+    if not dry_run:
+        await reservations.lock_order(conn, order)
+    allocation_id = uuid.uuid4()
+    for attempt in range(1, ATTEMPTS + 1):
+        snap = await _snapshot(conn, nodes_cache, order, costs)
+        decision = engine.decide(order, snap, costs, policy)
+        if decision.unfilled:
+            raise _not_available(decision, "not enough units for every line in any node")
+        if dry_run:
+            body_out = reservations.allocation_body(
+                None, order.id, "dry_run", decision.policy, decision.to_json(), [], None, None
+            )
+            return AllocationResult(body_out, Outcome.DRY_RUN, attempt)
+        expires = datetime.now(UTC) + timedelta(seconds=reservation.ttl_s)
+        cells = reservations.cells_of(decision)
+        short = await reservations.reserve(conn, allocation_id, expires, cells, costs.protection_units)
+        if short:
+            log.debug("order %s attempt %d short at %s", order.id, attempt, short)
+            continue
+        created = await reservations.store_allocation(conn, allocation_id, decision, expires)
+        res = [
+            {"node_id": n, "gtin": g, "qty": q, "picked": 0, "status": "active",
+             "expires_at": expires.isoformat()}
+            for n, g, q in sorted(cells)
+        ]
+        body_out = reservations.allocation_body(
+            str(allocation_id), order.id, "reserved", decision.policy, decision.to_json(), res,
+            created, expires,
+        )
+        return AllocationResult(body_out, Outcome.RESERVED, attempt)
+    raise ProblemError(
+        409,
+        ProblemType.NOT_AVAILABLE,
+        f"stock changed under {ATTEMPTS} attempts to reserve; not available now",
+        extra={"order_id": order.id, "unfilled": []},
+    )

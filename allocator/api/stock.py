@@ -1,0 +1,214 @@
+"""Stock as the allocator sees it, read from the gateway's tables.
+
+* Per shop x GTIN: items `present` in `tag_state` (with their mean record confidence) minus open
+  reservations minus `CostConfig.protection_units`; per warehouse x GTIN: `warehouse_stock.on_hand`
+  minus open reservations. Open = `status = 'active' AND expires_at > now()`, outstanding qty - picked.
+* Velocity: a shop's sales of the last `VELOCITY_DAYS` days (`sales_daily`) shrunk towards the
+  prior `new_item_velocity_prior` with a weight of `PRIOR_DAYS` days; warehouses get the prior.
+* Per GTIN from `products`: price, cost, markdown date and price, salvage value.
+Nodes (the `stores` table) and today's picks per node are cached for `NODES_TTL_S` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import numpy as np
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+from allocator.config import CostConfig
+from allocator.model import Node, NodeKind, StockSnapshot
+
+log = logging.getLogger(__name__)
+
+VELOCITY_DAYS = 28
+PRIOR_DAYS = 7.0
+#: Days a GTIN keeps selling after its markdown date before it is salvaged.
+SEASON_TAIL_DAYS = 28.0
+#: Days of selling left for a GTIN without a markdown date.
+NO_MARKDOWN_HORIZON_DAYS = 90.0
+NODES_TTL_S = 5.0
+DEFAULT_CONFIDENCE = 1.0
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    gtin: str
+    price: float
+    cost: float
+    markdown_date: date | None
+    markdown_price: float
+    salvage: float
+
+    def days_to_markdown(self, today: date) -> float | None:
+        return None if self.markdown_date is None else float((self.markdown_date - today).days)
+
+
+def _f(value: Decimal | float | None, default: float = 0.0) -> float:
+    return default if value is None else float(value)
+
+
+async def load_products(conn: AsyncConnection[TupleRow], gtins: list[str]) -> dict[str, ProductInfo]:
+    cur = await conn.execute(
+        "SELECT gtin, price, cost, markdown_date, markdown_price, salvage_value"
+        " FROM products WHERE gtin = ANY(%s)",
+        (gtins,),
+    )
+    out: dict[str, ProductInfo] = {}
+    for gtin, price, cost, md_date, md_price, salvage in await cur.fetchall():
+        p = _f(price)
+        out[str(gtin)] = ProductInfo(str(gtin), p, _f(cost), md_date, _f(md_price, p), _f(salvage))
+    return out
+
+
+@dataclass
+class NodeCache:
+    """The nodes with coordinates and today's reserved picks per node, refreshed every few s."""
+
+    ttl_s: float = NODES_TTL_S
+    nodes: tuple[Node, ...] = ()
+    kinds: dict[str, NodeKind] = field(default_factory=dict)
+    _at: float = -1e9
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self, conn: AsyncConnection[TupleRow]) -> tuple[Node, ...]:
+        if time.monotonic() - self._at <= self.ttl_s:
+            return self.nodes
+        async with self._lock:
+            if time.monotonic() - self._at > self.ttl_s:
+                await self._refresh(conn)
+        return self.nodes
+
+    def invalidate(self) -> None:
+        self._at = -1e9
+
+    async def _refresh(self, conn: AsyncConnection[TupleRow]) -> None:
+        cur = await conn.execute(
+            "SELECT s.store_id, s.kind, s.lat, s.lon, s.pick_capacity, coalesce(p.units, 0)"
+            " FROM stores s LEFT JOIN ("
+            "   SELECT node_id, sum(qty)::bigint AS units FROM reservations"
+            "    WHERE created_at >= date_trunc('day', now()) AND status IN ('active', 'fulfilled')"
+            "    GROUP BY node_id) p ON p.node_id = s.store_id"
+            " ORDER BY s.store_id"
+        )
+        nodes: list[Node] = []
+        kinds: dict[str, NodeKind] = {}
+        for store_id, kind, lat, lon, cap, picks in await cur.fetchall():
+            kinds[str(store_id)] = NodeKind(kind)
+            if lat is None or lon is None:
+                continue  # a node without a location cannot be costed; never allocated
+            nodes.append(Node(str(store_id), NodeKind(kind), float(lat), float(lon), int(cap), int(picks)))
+        self.nodes = tuple(nodes)
+        self.kinds = kinds
+        self._at = time.monotonic()
+
+
+@dataclass(frozen=True)
+class CellCounts:
+    """Raw counts for nodes x GTINs, keyed by (node_id, gtin)."""
+
+    units: dict[tuple[str, str], int]
+    confidence: dict[tuple[str, str], float]
+    reserved: dict[tuple[str, str], int]
+    sold: dict[tuple[str, str], int]
+    newest_seen: dict[tuple[str, str], datetime]
+
+
+_CELLS_SQL = """
+SELECT 'u', store_id, gtin, count(*)::bigint, avg(confidence)::float8, max(last_seen)
+  FROM tag_state WHERE gtin = ANY(%(g)s) AND status = 'present' GROUP BY store_id, gtin
+UNION ALL
+SELECT 'w', warehouse_id, gtin, on_hand::bigint, NULL, updated_at
+  FROM warehouse_stock WHERE gtin = ANY(%(g)s)
+UNION ALL
+SELECT 'r', node_id, gtin, sum(qty - picked)::bigint, NULL, NULL
+  FROM reservations WHERE gtin = ANY(%(g)s) AND status = 'active' AND expires_at > now()
+ GROUP BY node_id, gtin
+UNION ALL
+SELECT 's', store_id, gtin, sum(units)::bigint, NULL, NULL
+  FROM sales_daily WHERE gtin = ANY(%(g)s) AND day >= now() - make_interval(days => %(d)s)
+ GROUP BY store_id, gtin
+"""
+
+
+async def load_cells(conn: AsyncConnection[TupleRow], gtins: list[str]) -> CellCounts:
+    cur = await conn.execute(_CELLS_SQL, {"g": gtins, "d": VELOCITY_DAYS})
+    counts = CellCounts({}, {}, {}, {}, {})
+    for tag, node, gtin, n, conf, seen in await cur.fetchall():
+        key = (str(node), str(gtin))
+        if tag in ("u", "w"):
+            counts.units[key] = int(n)
+            if conf is not None:
+                counts.confidence[key] = float(conf)
+            if seen is not None:
+                counts.newest_seen[key] = seen
+        elif tag == "r":
+            counts.reserved[key] = int(n)
+        else:
+            counts.sold[key] = int(n)
+    return counts
+
+
+def available(units: int, reserved: int, is_shop: bool, costs: CostConfig) -> int:
+    return max(units - reserved - (costs.protection_units if is_shop else 0), 0)
+
+
+def velocity(sold: int, is_shop: bool, costs: CostConfig) -> float:
+    prior = costs.new_item_velocity_prior
+    if not is_shop:
+        return prior
+    return (sold + prior * PRIOR_DAYS) / (VELOCITY_DAYS + PRIOR_DAYS)
+
+
+def build_snapshot(
+    nodes: tuple[Node, ...],
+    products: dict[str, ProductInfo],
+    gtins: list[str],
+    cells: CellCounts,
+    costs: CostConfig,
+    today: date | None = None,
+) -> StockSnapshot:
+    """The columnar snapshot for `gtins` (all in `products`) across `nodes` (pure)."""
+    day = today or datetime.now(UTC).date()
+    n, g = len(nodes), len(gtins)
+    avail = np.zeros((n, g), dtype=np.int64)
+    conf = np.full((n, g), DEFAULT_CONFIDENCE, dtype=np.float64)
+    vel = np.zeros((n, g), dtype=np.float64)
+    for i, node in enumerate(nodes):
+        shop = node.kind is NodeKind.SHOP
+        for j, gtin in enumerate(gtins):
+            key = (node.id, gtin)
+            avail[i, j] = available(cells.units.get(key, 0), cells.reserved.get(key, 0), shop, costs)
+            conf[i, j] = min(max(cells.confidence.get(key, DEFAULT_CONFIDENCE), 0.0), 1.0)
+            vel[i, j] = velocity(cells.sold.get(key, 0), shop, costs)
+    info = [products[x] for x in gtins]
+    to_md = np.array(
+        [d if (d := p.days_to_markdown(day)) is not None else 0.0 for p in info], dtype=np.float64
+    )
+    to_end = np.array(
+        [
+            (max(d, 0.0) + SEASON_TAIL_DAYS) if (d := p.days_to_markdown(day)) is not None
+            else NO_MARKDOWN_HORIZON_DAYS
+            for p in info
+        ],
+        dtype=np.float64,
+    )
+    return StockSnapshot.build(
+        nodes,
+        gtins,
+        avail,
+        price=[p.price for p in info],
+        cost=[p.cost for p in info],
+        days_to_markdown=to_md,
+        markdown_price=[p.markdown_price for p in info],
+        days_to_end=to_end,
+        salvage=[p.salvage for p in info],
+        confidence=conf,
+        velocity=vel,
+    )
