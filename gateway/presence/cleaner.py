@@ -5,7 +5,7 @@ Pure (no I/O, no clock): time comes from the reads (`ingest`) and from the calle
 Time is cut into epochs of `epoch_s`. An epoch is evaluated once the watermark (the newest time
 seen) passes its end plus `lateness_s`, so reads of other readers arriving a little late still
 count. Each evaluation updates every present tag's window (SMURF or fixed, vectorised) and
-declares `missing` (or `sold` when the last read came from an exit/POS zone) the tags with no
+declares `missing` (or `sold` when last seen in an exit/POS zone) the tags with no
 read within their window. Missing tags become `departed` after `departed_after_s`. Reads drive
 `arrived` and `moved` (zone = argmax of age-weighted RSSI power, confirmed after the hold-off).
 A census batch (`census_zone`) sets the found items present in that zone with confidence 1 and
@@ -77,7 +77,8 @@ class Cleaner:
     cycle), lateness_s (allowance for late batches before an epoch is evaluated), rate_prior and
     rate_prior_weight (Beta prior of the read rate), rate_memory (read epochs after which old
     evidence weighs 1/e), census_half_life_s (decay of a census-only item's confidence),
-    rssi_ref_dbm (reference of the linear RSSI power).
+    rssi_ref_dbm (reference of the linear RSSI power), exit_grace_s (an item that goes unseen is
+    sold if read in an exit/POS zone within this long before its last read).
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class Cleaner:
         rate_memory: float = 100.0,
         census_half_life_s: float = 7 * 86400.0,
         rssi_ref_dbm: float = -60.0,
+        exit_grace_s: float = 2.0,
     ) -> None:
         if epoch_s <= 0 or lateness_s < 0:
             raise ValueError("epoch_s must be > 0 and lateness_s >= 0")
@@ -109,6 +111,7 @@ class Cleaner:
         self._half_life = config.rssi_half_life_s * NS
         self._census_half_life = census_half_life_s * NS
         self._ref = rssi_ref_dbm
+        self._exit_grace = round(exit_grace_s * NS)
         self._a = rate_prior * rate_prior_weight
         self._b = (1.0 - rate_prior) * rate_prior_weight
         self._forget = math.exp(-1.0 / rate_memory)
@@ -342,6 +345,16 @@ class Cleaner:
         tg.census_only[uid] = False
         was_present = tg.status[uid] == _PRESENT
 
+        dep = self.zones.departs[z]
+        if dep.any():
+            d_ids, d_t, d_z = ids[dep], t[dep], z[dep]
+            o = np.lexsort((d_t, d_ids))
+            d_ids, d_t, d_z = d_ids[o], d_t[o], d_z[o]
+            last = np.append(d_ids[1:] != d_ids[:-1], True)
+            d_ids, d_t, d_z = d_ids[last], d_t[last], d_z[last]
+            newer_d = d_t > tg.depart_ns[d_ids]
+            tg.depart_zone[d_ids] = np.where(newer_d, d_z, tg.depart_zone[d_ids])
+            tg.depart_ns[d_ids] = np.maximum(tg.depart_ns[d_ids], d_t)
         self._update_rate(ids, ep, uid, was_present)
         self._update_zpow(ids, t, z, rssi, uid, t_last)
 
@@ -467,13 +480,15 @@ class Cleaner:
             return []
         g = pres[gone]
         end = (x + 1) * self._E
-        sold = self.zones.departs[tg.last_zone[g]]
+        # sold: seen in an exit/POS zone within `exit_grace` of its last read (a stray read of
+        # a neighbouring antenna may come last while the item passes the exit)
+        sold = tg.depart_ns[g] >= tg.last_seen_ns[g] - self._exit_grace
         tg.status[g] = np.where(sold, np.int8(StatusCode.SOLD), _MISSING)
         tg.since_ns[g] = end
         tg.pending[g] = NO_ZONE
         raw: list[_RawEvent] = []
         for tid, s, lz, zz, ls in zip(
-            g.tolist(), sold.tolist(), tg.last_zone[g].tolist(), tg.zone[g].tolist(),
+            g.tolist(), sold.tolist(), tg.depart_zone[g].tolist(), tg.zone[g].tolist(),
             tg.last_seen_ns[g].tolist(), strict=True,
         ):
             if s:
@@ -524,6 +539,7 @@ class Cleaner:
             tg.status[uid] = _PRESENT
             tg.zone[uid] = zi
             tg.last_zone[uid] = zi
+            tg.depart_ns[uid] = NEVER
             tg.pending[uid] = NO_ZONE
             tg.census_only[uid] = True
             tg.census_ns[uid] = t_c

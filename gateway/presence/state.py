@@ -18,7 +18,8 @@ class TagTable:
 
     status: StatusCode; zone: believed zone index; pending/pending_since_ns: a candidate zone
     and since when it has been the best; last_seen_ns / last_epoch: last read (any zone);
-    last_zone: zone of the last read; hist: bit k = read in epoch (head - k); win: window in
+    last_zone: zone of the last read; depart_ns/depart_zone: last read in an exit/POS zone;
+    hist: bit k = read in epoch (head - k); win: window in
     epochs; hits/trials: decayed read-rate estimator; rate_epoch: last epoch counted in it;
     zpow/zt: age-weighted RSSI power per zone and the time it refers to; census_only/census_ns;
     since_ns: when the current status began.
@@ -36,6 +37,8 @@ class TagTable:
         self.last_seen_ns = np.zeros(0, np.int64)
         self.last_epoch = np.zeros(0, np.int64)
         self.last_zone = np.zeros(0, np.int16)
+        self.depart_ns = np.zeros(0, np.int64)
+        self.depart_zone = np.zeros(0, np.int16)
         self.hist = np.zeros(0, np.uint64)
         self.win = np.zeros(0, np.int64)
         self.hits = np.zeros(0, np.float64)
@@ -67,6 +70,8 @@ class TagTable:
         self.last_seen_ns = ext(self.last_seen_ns, NEVER)  # type: ignore[assignment]
         self.last_epoch = ext(self.last_epoch, NEVER)  # type: ignore[assignment]
         self.last_zone = ext(self.last_zone, NO_ZONE)  # type: ignore[assignment]
+        self.depart_ns = ext(self.depart_ns, NEVER)  # type: ignore[assignment]
+        self.depart_zone = ext(self.depart_zone, NO_ZONE)  # type: ignore[assignment]
         self.hist = ext(self.hist, 0)  # type: ignore[assignment]
         self.win = ext(self.win, 1)  # type: ignore[assignment]
         self.hits = ext(self.hits, 0.0)  # type: ignore[assignment]
