@@ -65,6 +65,7 @@ class SerialShell:
         session: SerialSession,
         backoff: Backoff | None = None,
         read_timeout_s: float = 0.05,
+        drain_s: float = 0.5,
     ) -> None:
         self.reader_id = reader_id
         self.port = port
@@ -72,6 +73,7 @@ class SerialShell:
         self.session = session
         self.backoff = backoff or Backoff()
         self.read_timeout_s = read_timeout_s
+        self.drain_s = drain_s
         self._errors: Counter[str] = Counter()
         self._counts: Counter[str] = Counter()
         self._health = ReaderHealth(reader_id, connected=False)
@@ -149,6 +151,14 @@ class SerialShell:
             self.session.poll(write, now)
         self.session.on_stop(write)
         port.flush()
+        # what the device still sends (Mercury flushes pending reads after a stop) until idle
+        deadline = time.monotonic() + self.drain_s
+        while time.monotonic() < deadline:
+            data = port.read(max(port.in_waiting, 1))
+            if not data:
+                break
+            self._count("bytes", len(data))
+            self._handle(self.session.feed(data, time.time_ns()), deliver)
 
     def _handle(self, result: DecodeResult, deliver: Deliver) -> None:
         if result.errors or result.health is not None:
