@@ -232,7 +232,8 @@ def test_malformed_and_partly_bad_payloads() -> None:
     [b"[]", b"{}", b'{"type":"INVENTORY"}', b'{"data":{"idHex":""},"type":"X"}', b"null", b"3",
      b'{"data":{"idHex":"00 11"}}', b'{"data":{"idHex":"0011","format":"tid"}}',
      b'{"data":{"idHex":"0011","antenna":-1}}', b'{"data":{"idHex":"0011","eventNum":-5}}',
-     b'{"data":{"idHex":"0011","channel":1e300}}', b'{"data":{"tagData":[{}]}}'],
+     b'{"data":{"idHex":"0011","channel":1e300}}', b'{"data":{"tagData":[{}]}}',
+     b'{"data":{"idHex":"0011","peakRssi":1e999}}', b'{"data":{"idHex":"0011","phase":-1e9}}'],
 )
 def test_odd_payloads_are_counted_not_raised(payload: bytes) -> None:
     res = driver().decode("zebra/fx1/data", payload, 0)

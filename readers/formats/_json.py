@@ -156,6 +156,12 @@ def epc_from_base64(text: str) -> bytes:
     """Base64 EPC, standard or URL-safe alphabet, padding optional -> bytes, else BAD_EPC."""
     if not text or not text.isascii():
         raise InputError(InputErrorReason.BAD_EPC, f"epc {text[:40]!r}")
+    try:  # fast path: standard alphabet, padded, as the reader sends it
+        raw = binascii.a2b_base64(text, strict_mode=True)
+        if raw:
+            return raw
+    except (binascii.Error, ValueError):
+        pass  # URL-safe alphabet or no padding: the lenient path below decides
     padded = text.translate(_URLSAFE)
     padded += "=" * (-len(padded) % 4)
     try:

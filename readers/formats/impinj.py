@@ -174,12 +174,17 @@ def _take(ev: _Event, received_ns: int, cols: Columns, out: ImpinjPayload) -> No
             if not 0 <= freq < 1 << 31:
                 raise InputError(InputErrorReason.BAD_FIELD, f"frequency {freq}")
             cols.has_freq = True
+        rssi = tag.peakRssiCdbm
+        if rssi is not None and not -20000.0 <= rssi <= 10000.0:  # also rejects inf/NaN
+            raise InputError(InputErrorReason.BAD_FIELD, f"peakRssiCdbm {rssi}")
         if tag.phaseAngle is not None:
+            if not -1e6 <= tag.phaseAngle <= 1e6:
+                raise InputError(InputErrorReason.BAD_FIELD, f"phaseAngle {tag.phaseAngle}")
             cols.has_phase = True
         cols.time_ns.append(t)
         cols.antenna.append(0 if port is None else port)
         cols.epc.append(epc)
-        cols.rssi.append(math.nan if tag.peakRssiCdbm is None else tag.peakRssiCdbm / 100)
+        cols.rssi.append(math.nan if rssi is None else rssi / 100)
         cols.seq.append(NO_SEQ)
         cols.phase.append(math.nan if tag.phaseAngle is None else tag.phaseAngle)
         cols.freq.append(-1 if freq is None else freq)

@@ -185,6 +185,10 @@ def _append(
         raise InputError(InputErrorReason.BAD_FIELD, f"antenna {antenna}")
     if seq is not None and not 0 <= seq < 1 << 63:
         raise InputError(InputErrorReason.BAD_FIELD, f"eventNum {seq}")
+    if rssi is not None and not -200.0 <= rssi <= 100.0:  # also rejects inf/NaN
+        raise InputError(InputErrorReason.BAD_FIELD, f"peakRssi {rssi}")
+    if phase is not None and not -1e6 <= phase <= 1e6:
+        raise InputError(InputErrorReason.BAD_FIELD, f"phase {phase}")
     freq = -1
     if channel is not None:
         if not 0 < channel < 2_000_000:
