@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 WAREHOUSE_CAPACITY = 1_000_000
 VELOCITY_ALPHA = 1 / 14  # EWMA of measured shop sales (RFID departures through POS)
 WAREHOUSE_COVER = 0.7  # warehouse stock = this x expected online demand over the season
+MARKDOWN_LIFT = 1.5  # demand lift the allocator assumes for the markdown period (world: 1.6, 2.2)
 
 
 @dataclass
@@ -172,7 +173,7 @@ class ChainSimulation:
             confidence=np.ones_like(self.conf) if truth else self.conf,
             velocity=self.vel, price=w.price(day), cost=w.unit_cost,
             days_to_markdown=to_md, markdown_price=md_price, days_to_end=to_end,
-            salvage=w.salvage, markdown_lift=1.5, future_full=ff, future_markdown=fm,
+            salvage=w.salvage, markdown_lift=MARKDOWN_LIFT, future_full=ff, future_markdown=fm,
         )
 
     # ---- execution -------------------------------------------------------------------------
@@ -302,10 +303,15 @@ class ChainSimulation:
             for window, after in ((orders[:half], False), (orders[half:], True)):
                 if after:
                     sold += self._walk_in(first, day)
-                if window:
-                    snap = self.snapshot(day, after)
+                if not window:
+                    continue
+                snap = self.snapshot(day, after)
+                if isinstance(self.policy, BatchPolicy):
                     for o, dec in zip(window, self._decide(window, snap), strict=True):
                         self._execute(o, dec, snap, day, retry=True)
+                else:  # one at a time: each decision sees the stock the last one left
+                    for o in window:
+                        self._execute(o, self._decide([o], snap)[0], snap, day, retry=True)
             sold += self._walk_in(demand - first, day)
             self._end_of_day(day, sold)
             if self.progress is not None:

@@ -1,0 +1,90 @@
+"""The simulated chain: determinism by seed, ground-truth accounting, the policy ranking."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from allocator.config import CostConfig
+from allocator.policies import get_policy
+from simulators.chain import ChainSimulation
+from simulators.chain_cli import run_chain, simulate
+from simulators.chain_demand import record_errors
+from simulators.config import ChainConfig
+
+SMALL = ChainConfig(stores=10, skus=24, days=21)
+TIMING = {"decision_ms_p50", "decision_ms_p99"}
+
+
+def _strip(result: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in result.items() if k not in TIMING}
+
+
+def test_same_seed_same_result_other_seed_other_result() -> None:
+    a = simulate("shelfsight", 5, SMALL, CostConfig())
+    b = simulate("shelfsight", 5, SMALL, CostConfig())
+    c = simulate("shelfsight", 6, SMALL, CostConfig())
+    assert _strip(a) == _strip(b)
+    assert _strip(a) != _strip(c)
+
+
+def test_record_accuracy_is_what_was_asked() -> None:
+    true = np.random.default_rng(0).integers(0, 6, (200, 200))
+    rec = record_errors(true, 0.65, seed=3)
+    assert np.mean(rec == true) == pytest.approx(0.65, abs=0.01)
+    assert (record_errors(true, 1.0, seed=3) == true).all()
+
+
+def test_perfect_records_never_fail_a_pick_and_bad_records_do() -> None:
+    perfect = simulate("cheapest", 2, SMALL.model_copy(update={"rfid_accuracy": 1.0}),
+                       CostConfig())
+    barcode = simulate("cheapest", 2, SMALL.model_copy(update={"rfid_accuracy": 0.65}),
+                       CostConfig())
+    assert perfect["pick_failures"] == 0
+    assert barcode["pick_failures"] > 0
+
+
+def test_units_are_conserved_against_ground_truth() -> None:
+    sim = ChainSimulation(SMALL, CostConfig(), 4, get_policy("shelfsight"))
+    start = sim.initial_units
+    sim.run()
+    led = sim.ledger
+    # Every unit ends sold online, sold in a shop, or salvaged (all SKUs end within the run).
+    sold_walkin = led.full_price_units + led.markdown_units - led.online_units
+    assert int(sim.true.sum()) == 0
+    assert sold_walkin >= 0
+    assert led.full_price_units + led.markdown_units == start
+
+
+def test_capacity_is_never_exceeded() -> None:
+    cfg = SMALL.model_copy(update={"pick_capacity": 2, "online_share": 0.5})
+    for policy in ("warehouse-first", "closest", "rules", "cheapest", "shelfsight", "batch"):
+        assert simulate(policy, 1, cfg, CostConfig())["capacity_violations"] == 0, policy
+
+
+def test_measured_ranking_on_common_seeds() -> None:
+    # Measured (not assumed) on this chain, seeds 1-3 summed: hindsight 88 772 >=
+    # warehouse-first 87 877 >= shelfsight 87 792 >= cheapest 87 189. On smaller chains
+    # shelfsight and cheapest swap: the order is a finding, not a law.
+    cfg = ChainConfig(stores=20, skus=40, days=28)
+    margins: dict[str, float] = {}
+    for policy in ("cheapest", "shelfsight", "hindsight"):
+        margins[policy] = sum(
+            float(simulate(policy, s, cfg, CostConfig())["total_margin"]) for s in (1, 2, 3)
+        )
+    assert margins["hindsight"] >= margins["shelfsight"] >= margins["cheapest"]
+
+
+def test_cli_prints_the_required_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_chain("closest", 3, 8, 16, 14, None, None, True)
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("policy", "seed", "orders", "total_margin", "fulfilment_cost_per_order",
+                "parcels_per_order", "markdown_units", "markdown_value",
+                "shop_lost_sales_fast_movers", "capacity_violations", "pick_failures",
+                "decision_ms_p50", "decision_ms_p99"):
+        assert key in out
+    assert out["policy"] == "closest" and out["orders"] > 0
+    assert run_chain("nope", 3, 8, 16, 14, None, None, True) == 2

@@ -1,0 +1,177 @@
+"""Policy invariants (stock, capacity, click-and-collect), exactness and the Δ preference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from allocator import highs_model
+from allocator.config import CostConfig
+from allocator.decision import Decision
+from allocator.model import Node, NodeKind, Order, OrderLine, StockSnapshot
+from allocator.policies import BatchPolicy, UnknownPolicyError, get_policy, policy_names
+from allocator.policies.problem import FULL, prepare
+
+COSTS = CostConfig()
+
+
+def snapshot(avail: np.ndarray, velocity: np.ndarray | None = None, picks: int = 0,
+             capacity: int = 40, n_wh: int = 1) -> StockSnapshot:
+    n, g = avail.shape
+    nodes = [Node(f"W{i}", NodeKind.WAREHOUSE, 40.0 + i, -80.0, 10_000) for i in range(n_wh)]
+    nodes += [Node(f"S{i}", NodeKind.SHOP, 40.0 + 0.3 * i, -75.0 + 0.2 * i, capacity, picks)
+              for i in range(n - n_wh)]
+    price = np.linspace(30, 90, g)
+    return StockSnapshot.build(
+        nodes, [f"G{j}" for j in range(g)], avail, price=price, cost=price * 0.45,
+        days_to_markdown=np.full(g, 14.0), markdown_price=price * 0.7,
+        days_to_end=np.full(g, 40.0), salvage=price * 0.25, confidence=np.full((n, g), 0.9),
+        velocity=np.full((n, g), 0.1) if velocity is None else velocity,
+    )
+
+
+def check_invariants(d: Decision, order: Order, snap: StockSnapshot, costs: CostConfig) -> None:
+    taken: dict[tuple[str, str], int] = {}
+    per_node: dict[str, int] = {}
+    for a in d.assignments:
+        taken[(a.node_id, a.gtin)] = taken.get((a.node_id, a.gtin), 0) + a.qty
+        per_node[a.node_id] = per_node.get(a.node_id, 0) + a.qty
+    for (node, gtin), units in taken.items():
+        n, g = snap.node_index(node), snap.gtin_index(gtin)
+        assert n is not None and g is not None
+        offered = int(snap.available[n, g])
+        if snap.is_shop[n]:
+            offered = max(offered - costs.protection_units, 0)
+        assert units <= offered, (node, gtin, units, offered)
+    for node, units in per_node.items():
+        n = snap.node_index(node)
+        assert n is not None
+        assert snap.picks_today[n] + units <= snap.pick_capacity[n]
+    want: dict[str, int] = {}
+    for line in order.lines:
+        want[line.gtin] = want.get(line.gtin, 0) + line.qty
+    got: dict[str, int] = {}
+    for a in d.assignments:
+        got[a.gtin] = got.get(a.gtin, 0) + a.qty
+    for u in d.unfilled:
+        got[u.gtin] = got.get(u.gtin, 0) + u.qty
+    assert got == want
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[StockSnapshot, Order, CostConfig]:
+    n = draw(st.integers(2, 6))
+    g = draw(st.integers(1, 5))
+    avail = np.array(draw(st.lists(st.integers(0, 4), min_size=n * g, max_size=n * g)))
+    avail = avail.reshape(n, g)
+    picks = draw(st.integers(0, 4))
+    snap = snapshot(avail, picks=picks, capacity=draw(st.integers(picks, picks + 4)))
+    k = draw(st.integers(1, 4))
+    lines = tuple(
+        OrderLine(f"G{draw(st.integers(0, g - 1))}", draw(st.integers(1, 3))) for _ in range(k)
+    )
+    collect = draw(st.one_of(st.none(), st.sampled_from([f"S{i}" for i in range(n - 1)])))
+    costs = CostConfig(protection_units=draw(st.integers(0, 1)))
+    order = Order("o", lines, 40.5, -75.5, collect_shop=collect)
+    return snap, order, costs
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_every_policy_respects_stock_capacity_and_quantities(
+    case: tuple[StockSnapshot, Order, CostConfig],
+) -> None:
+    snap, order, costs = case
+    for name in policy_names():
+        d = get_policy(name).decide(order, snap, costs)
+        check_invariants(d, order, snap, costs)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_click_and_collect_shop_serves_what_it_can(
+    case: tuple[StockSnapshot, Order, CostConfig],
+) -> None:
+    snap, order, costs = case
+    if order.collect_shop is None:
+        return
+    c = snap.node_index(order.collect_shop)
+    assert c is not None
+    want: dict[str, int] = {}
+    for line in order.lines:
+        want[line.gtin] = want.get(line.gtin, 0) + line.qty
+    offered = {gt: int(snap.available[c, snap.gtin_index(gt) or 0]) - costs.protection_units
+               for gt in want}
+    room = int(snap.pick_capacity[c] - snap.picks_today[c])
+    if all(offered[gt] >= q for gt, q in want.items()) and sum(want.values()) <= room:
+        for name in policy_names():
+            d = get_policy(name).decide(order, snap, costs)
+            assert {a.node_id for a in d.assignments} == {order.collect_shop}, name
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_enumeration_matches_the_milp_optimum(
+    case: tuple[StockSnapshot, Order, CostConfig],
+) -> None:
+    snap, order, costs = case
+    # Distinct GTINs, one unit each: the MILP cannot gain by splitting a line.
+    gtins = dict.fromkeys(x.gtin for x in order.lines)
+    order = Order("o", tuple(OrderLine(g, 1) for g in gtins), 40.5, -75.5)
+    d = get_policy("shelfsight").decide(order, snap, costs)
+    pr = prepare(order, snap, costs)
+    if not pr.n_nodes or not pr.n_lines:
+        return
+    milp = highs_model.solve([pr], FULL)
+    assert d.breakdown.total == pytest.approx(pr.breakdown(milp.taken[0]).total, abs=1e-6)
+
+
+def test_batch_never_oversells_a_contended_unit() -> None:
+    avail = np.array([[0], [1], [0]])
+    snap = snapshot(avail, velocity=np.zeros((3, 1)))
+    orders = [Order(f"o{i}", (OrderLine("G0", 1),), 40.5, -75.5) for i in range(3)]
+    pol = get_policy("batch")
+    assert isinstance(pol, BatchPolicy)
+    out = pol.decide_batch(orders, snap, COSTS)
+    assert sum(a.qty for d in out for a in d.assignments) == 1
+    assert sum(u.qty for d in out for u in d.unfilled) == 2
+
+
+def test_slow_overstock_is_taken_before_a_thin_fast_seller() -> None:
+    # Two shops equally far from the customer; S0 holds 1 unit that sells fast, S1 holds 12
+    # units that barely sell. The shipping-only policy cannot tell them apart.
+    avail = np.array([[0], [1], [12]])
+    vel = np.array([[0.0], [1.0], [0.02]])
+    snap = snapshot(avail, velocity=vel)
+    snap.lat[1:] = 41.0
+    snap.lon[1:] = -75.0
+    order = Order("o", (OrderLine("G0", 1),), 41.0, -75.0)
+    d = get_policy("shelfsight").decide(order, snap, COSTS)
+    assert [a.node_id for a in d.assignments] == ["S1"]
+    snap.available[2, 0] = 0  # without the overstock, the thin unit costs far more to take
+    d0 = get_policy("shelfsight").decide(order, snap, COSTS)
+    assert [a.node_id for a in d0.assignments] in (["S0"], [])
+    assert d0.breakdown.total > d.breakdown.total + 5
+
+
+def test_one_parcel_preferred_when_splits_cost_more() -> None:
+    avail = np.array([[0, 0], [1, 1], [1, 0], [0, 1]])
+    snap = snapshot(avail)
+    order = Order("o", (OrderLine("G0", 1), OrderLine("G1", 1)), 40.5, -75.5)
+    for name in ("cheapest", "closest", "shelfsight"):
+        d = get_policy(name).decide(order, snap, COSTS)
+        assert d.parcels == 1, name
+
+
+def test_decision_json_and_unknown_policy() -> None:
+    snap = snapshot(np.array([[2, 0], [1, 1]]))
+    order = Order("o", (OrderLine("G0", 1), OrderLine("nope", 2)), 40.5, -75.5)
+    d = get_policy("shelfsight").decide(order, snap, COSTS)
+    js = d.to_json()
+    assert js["unfilled"] == [{"line": 1, "gtin": "nope", "qty": 2, "reason": "unknown_gtin"}]
+    assert set(js["cost"]) >= {"parcels", "carriage", "labour", "pick_failure", "opportunity",
+                               "total"}
+    with pytest.raises(UnknownPolicyError):
+        get_policy("nope")
