@@ -177,8 +177,26 @@ def test_any_record_round_trips(rec: m.TagRecord, meta: int) -> None:
         assert read.rssi_dbm == rec.rssi_dbm
     else:
         assert math.isnan(read.rssi_dbm)
+    assert read.frequency_khz == (rec.frequency_khz if meta & m.META_FREQUENCY else None)
+    assert read.phase == (rec.phase if meta & m.META_PHASE else None)
     parsed, _ = m.parse_tag_records(frame, 11, 1, meta)
     assert m.encode_stream_tag_frame(parsed, meta) == frame
+
+
+def test_xpc_record_takes_the_general_path() -> None:
+    rec = m.TagRecord(epc=b"\x30" * 12, pc=0x3200, xpc=(0x8001, 0x0002), rssi_dbm=-50)
+    frame = m.encode_stream_tag_frame([rec], 0x0057)
+    result = m.MercuryDecoder("r").feed(frame, 0)
+    assert _reads(result) == [(b"\x30" * 12, 1, -50.0)]
+    parsed, _ = m.parse_tag_records(frame, 11, 1, 0x0057)
+    assert parsed[0].xpc == (0x8001, 0x0002)
+
+
+def test_bench_runs_and_both_parsers_agree() -> None:
+    from bench.parsers_serial import bench_mercury
+
+    out = bench_mercury(0.02, frames=200)
+    assert out["reads_per_s"] > 0 and out["baseline_naive_reads_per_s"] > 0
 
 
 @given(st.binary(max_size=600), st.lists(st.integers(1, 64), max_size=20))

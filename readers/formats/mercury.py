@@ -379,6 +379,34 @@ def parse_tag_records(
     return out, i
 
 
+_FastLayout = tuple[int, int, int, int, int, int]
+_FAST: dict[int, _FastLayout | None] = {}
+
+
+def _fast_layout(meta: int) -> _FastLayout | None:
+    """(fixed metadata size, offsets of RSSI, antenna, frequency, phase, DATA or -1)."""
+    if meta in _FAST:
+        return _FAST[meta]
+    lay: _FastLayout | None = None
+    if not meta & ~_SUPPORTED_META:
+        offsets = {}
+        pos = 0
+        for flag, size in _FIELD_SIZES:
+            if meta & flag:
+                offsets[flag] = pos
+                pos += 2 if size < 0 else size
+        lay = (
+            pos,
+            offsets.get(META_RSSI, -1),
+            offsets.get(META_ANTENNA, -1),
+            offsets.get(META_FREQUENCY, -1),
+            offsets.get(META_PHASE, -1),
+            offsets.get(META_DATA, -1),
+        )
+    _FAST[meta] = lay
+    return lay
+
+
 # ---------------------------------------------------------------- stream decoders
 
 
@@ -499,12 +527,46 @@ class MercuryDecoder:
         off = 8 if frame[5] & 0x88 != 0x88 else 9
         meta = (frame[off] << 8) | frame[off + 1]
         count = frame[off + 2]
+        if count == 1 and self._fast_one(frame, off + 3, meta, now, cols):
+            return meta
         records, end = parse_tag_records(frame, off + 3, count, meta)
         if end != len(frame) - 2:
             raise InputError(InputErrorReason.BAD_FIELD, "bytes left after the tag records")
         for r in records:
             self._add(cols, r, now, meta)
         return meta
+
+    @staticmethod
+    def _fast_one(frame: bytes, i: int, meta: int, now: int, cols: ReadColumns) -> bool:
+        """One record with fixed-size metadata and no XPC (the common stream frame); else False."""
+        lay = _fast_layout(meta)
+        if lay is None:
+            return False
+        size, o_rssi, o_ant, o_freq, o_phase, o_data = lay
+        e = i + size
+        if o_data >= 0:  # DATA (u16 bits + bytes) sits after every field read here
+            dbits = (frame[i + o_data] << 8) | frame[i + o_data + 1]
+            e += 0 if dbits & 0x8000 else (dbits + 7) >> 3
+        if e + 4 > len(frame) - 2 or frame[e + 2] & 0x02:
+            return False
+        bits = (frame[e] << 8) | frame[e + 1]
+        end = e + 2 + (bits >> 3)
+        if bits & 7 or bits < 32 or end != len(frame) - 2:
+            return False
+        if o_rssi >= 0:
+            r = frame[i + o_rssi]
+            rssi = float(r - 256 if r > 127 else r)
+        else:
+            rssi = float("nan")
+        cols.add(
+            now,
+            ((frame[i + o_ant] >> 4) or (frame[i + o_ant] & 0x0F) or 1) if o_ant >= 0 else 1,
+            frame[e + 4 : end - 2],
+            rssi,
+            float((frame[i + o_phase] << 8) | frame[i + o_phase + 1]) if o_phase >= 0 else float("nan"),
+            int.from_bytes(frame[i + o_freq : i + o_freq + 3], "big") if o_freq >= 0 else -1,
+        )
+        return True
 
     def _buffer_frame(self, frame: bytes, now: int, cols: ReadColumns) -> int:
         meta = (frame[5] << 8) | frame[6]
