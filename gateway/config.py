@@ -59,12 +59,34 @@ class CleaningConfig(BaseModel):
     fixed_window_s: float = Field(10.0, gt=0, description="Window of the fixed-window method.")
     min_window_s: float = Field(2.0, gt=0, description="Smallest adaptive window.")
     max_window_s: float = Field(60.0, gt=0, description="Largest adaptive window.")
-    delta: float = Field(0.05, gt=0, lt=1, description="SMURF completeness risk δ.")
+    delta: float = Field(
+        1e-4,
+        gt=0,
+        lt=1,
+        description="SMURF completeness risk δ per evaluation epoch (the window is checked every"
+        " epoch, so it is far below the paper's per-window 0.05).",
+    )
     departed_after_s: float = Field(
         3600.0, gt=0, description="A missing item is declared departed after this long."
     )
     rssi_half_life_s: float = Field(5.0, gt=0, description="Age weighting of RSSI for the zone.")
     moved_holdoff_s: float = Field(3.0, ge=0, description="Hold-off before a zone change is reported.")
+    epoch_s: float = Field(1.0, gt=0, description="Evaluation epoch (SMURF's read cycle).")
+    lateness_s: float = Field(
+        0.5, ge=0, description="Allowance for late batches before an epoch is evaluated."
+    )
+    exit_grace_s: float = Field(
+        2.0,
+        ge=0,
+        description="An unseen item is sold if read at an exit/POS within this long of its last read.",
+    )
+    census_half_life_s: float = Field(
+        7 * 86400.0, gt=0, description="Half-life of a census-only item's confidence."
+    )
+    rate_prior: float = Field(0.5, gt=0, lt=1, description="Prior per-epoch read rate of a new tag.")
+    rate_prior_weight: float = Field(2.0, gt=0, description="Weight (epochs) of the read-rate prior.")
+    rate_memory: float = Field(100.0, gt=0, description="Read epochs after which old evidence weighs 1/e.")
+    rssi_ref_dbm: float = Field(-60.0, description="Reference of the linear RSSI power used for zones.")
 
 
 class SinkConfig(BaseModel):

@@ -73,7 +73,7 @@ _RawEvent = tuple[int, int, EventKind, int, int]  # time, tag id, kind, zone, fr
 class Cleaner:
     """Per-tag presence state machine over read batches.
 
-    Extra parameters (not yet in CleaningConfig): epoch_s (evaluation epoch = SMURF's read
+    Parameters from CleaningConfig (keyword arguments override them): epoch_s (evaluation epoch = SMURF's read
     cycle), lateness_s (allowance for late batches before an epoch is evaluated), rate_prior and
     rate_prior_weight (Beta prior of the read rate), rate_memory (read epochs after which old
     evidence weighs 1/e), census_half_life_s (decay of a census-only item's confidence),
@@ -87,15 +87,24 @@ class Cleaner:
         zone_of: ZoneOf,
         zone_kinds: Mapping[str, ZoneKind],
         *,
-        epoch_s: float = 1.0,
-        lateness_s: float = 0.5,
-        rate_prior: float = 0.5,
-        rate_prior_weight: float = 2.0,
-        rate_memory: float = 100.0,
-        census_half_life_s: float = 7 * 86400.0,
-        rssi_ref_dbm: float = -60.0,
-        exit_grace_s: float = 2.0,
+        epoch_s: float | None = None,
+        lateness_s: float | None = None,
+        rate_prior: float | None = None,
+        rate_prior_weight: float | None = None,
+        rate_memory: float | None = None,
+        census_half_life_s: float | None = None,
+        rssi_ref_dbm: float | None = None,
+        exit_grace_s: float | None = None,
     ) -> None:
+        # Keyword arguments override the config (benchmarks sweep them); None takes the config's.
+        epoch_s = config.epoch_s if epoch_s is None else epoch_s
+        lateness_s = config.lateness_s if lateness_s is None else lateness_s
+        rate_prior = config.rate_prior if rate_prior is None else rate_prior
+        rate_prior_weight = config.rate_prior_weight if rate_prior_weight is None else rate_prior_weight
+        rate_memory = config.rate_memory if rate_memory is None else rate_memory
+        census_half_life_s = config.census_half_life_s if census_half_life_s is None else census_half_life_s
+        rssi_ref_dbm = config.rssi_ref_dbm if rssi_ref_dbm is None else rssi_ref_dbm
+        exit_grace_s = config.exit_grace_s if exit_grace_s is None else exit_grace_s
         if epoch_s <= 0 or lateness_s < 0:
             raise ValueError("epoch_s must be > 0 and lateness_s >= 0")
         if not 0 < rate_prior < 1 or rate_prior_weight <= 0 or rate_memory <= 0:
