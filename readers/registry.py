@@ -6,11 +6,15 @@ from readers.driver import DriverRegistry
 
 
 def default_registry(plugins: bool = True) -> DriverRegistry:
-    from readers.drivers import impinj, mercury, r2000, tsl, zebra
+    from readers.drivers.impinj import SPEC as IMPINJ
+    from readers.drivers.mercury import SPEC as MERCURY
+    from readers.drivers.r2000 import SPEC as R2000
+    from readers.drivers.tsl import SPEC as TSL
+    from readers.drivers.zebra import SPEC as ZEBRA
 
     registry = DriverRegistry()
-    for module in (zebra, impinj, mercury, r2000, tsl):
-        registry.add(module.SPEC)
+    for spec in (ZEBRA, IMPINJ, MERCURY, R2000, TSL):
+        registry.add(spec)
     if plugins:
         registry.load_entry_points()
     return registry
