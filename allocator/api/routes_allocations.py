@@ -37,7 +37,7 @@ def _canonical(body: Any, *extra: str) -> bytes:
     response_model=AllocationOut,
     status_code=201,
     responses={200: {"model": AllocationOut, "description": "Dry run: the decision, nothing stored."},
-               **problems(409)},
+               **problems(400, 409)},
     summary="Allocate an order: a node per line with its cost breakdown; reserve unless dry run.",
 )
 async def allocate(
@@ -124,7 +124,7 @@ async def cancel_allocation(
 @router.post(
     "/{allocation_id}/picks",
     response_model=PickOut,
-    responses=problems(404, 409),
+    responses=problems(400, 404, 409),
     summary="Confirm a pick with the EPCs picked; each is checked (shop, GTIN, not yet picked).",
 )
 async def confirm_pick(

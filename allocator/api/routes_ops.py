@@ -8,7 +8,8 @@ import logging
 import msgspec
 import psycopg
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel
 
 from allocator.api.deps import State
 from allocator.api.metrics import CONTENT_TYPE
@@ -19,6 +20,11 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
 READY_TIMEOUT_S = 3
+
+
+class ReadyOut(BaseModel):
+    status: str
+    reasons: list[str]
 
 
 def _pending_sync(conninfo: str) -> list[str]:
@@ -34,7 +40,8 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Ready: the database answers and every migration is applied (else 503).",
-    responses={503: {"description": "Not ready; `reasons` says why."}},
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "Not ready; `reasons` says why."}},
 )
 async def readyz(state: State) -> Response:
     reasons: list[str] = []
@@ -56,6 +63,8 @@ async def readyz(state: State) -> Response:
                     media_type="application/json")
 
 
-@router.get("/metrics", summary="Prometheus metrics (text exposition format).")
+@router.get(
+    "/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text exposition format)."
+)
 async def metrics(state: State) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
