@@ -30,7 +30,9 @@ def gtin(body13: str) -> str:
 # Two products: SLOW (markdown soon, no sales: cheap to take) and FAST (sells daily).
 SLOW = gtin("0950600013435")
 FAST = gtin("0950600013436")
-THIN = gtin("0950600013437")  # only 10 units chain-wide, for the concurrency proof
+# Only 10 units chain-wide, for the concurrency proof: in clearance (marked down 20 days ago,
+# 8 selling days left) so that the policy wants to ship every unit rather than protect it.
+THIN = gtin("0950600013437")
 UNKNOWN = gtin("0950600099999")
 
 
@@ -60,8 +62,8 @@ def seed_chain(dsn: str, *, thin_units: int = 10) -> dict[tuple[str, str], list[
             "INSERT INTO products (gtin, sku, name, price, cost, markdown_date, markdown_price,"
             " salvage_value) VALUES (%s, 'SL', 'slow jacket', 80, 30, %s, 40, 5),"
             " (%s, 'FA', 'fast tee', 20, 6, NULL, NULL, 1),"
-            " (%s, 'TH', 'thin cap', 25, 8, NULL, NULL, 1)",
-            (SLOW, date.today() + timedelta(days=10), FAST, THIN),
+            " (%s, 'TH', 'thin cap', 25, 8, %s, 9, 1)",
+            (SLOW, date.today() + timedelta(days=10), FAST, THIN, date.today() - timedelta(days=20)),
         )
         stock = {("s1", SLOW): 6, ("s2", SLOW): 3, ("s1", FAST): 2, ("s2", FAST): 5}
         thin_split = {"s1": thin_units // 2, "s2": thin_units - thin_units // 2}

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 VELOCITY_DAYS = 28
 PRIOR_DAYS = 7.0
-#: Days a GTIN keeps selling after its markdown date before it is salvaged.
+#: Days a GTIN keeps selling (at the markdown price) after its markdown date, then salvage.
 SEASON_TAIL_DAYS = 28.0
 #: Days of selling left for a GTIN without a markdown date.
 NO_MARKDOWN_HORIZON_DAYS = 90.0
@@ -188,25 +188,22 @@ def build_snapshot(
             conf[i, j] = min(max(cells.confidence.get(key, DEFAULT_CONFIDENCE), 0.0), 1.0)
             vel[i, j] = velocity(cells.sold.get(key, 0), shop, costs)
     info = [products[x] for x in gtins]
-    to_md = np.array(
-        [d if (d := p.days_to_markdown(day)) is not None else 0.0 for p in info], dtype=np.float64
-    )
-    to_end = np.array(
-        [
-            (max(d, 0.0) + SEASON_TAIL_DAYS) if (d := p.days_to_markdown(day)) is not None
-            else NO_MARKDOWN_HORIZON_DAYS
-            for p in info
-        ],
-        dtype=np.float64,
-    )
+    to_md = np.array([p.days_to_markdown(day) for p in info], dtype=object)
+    has_md = np.array([d is not None for d in to_md], dtype=np.bool_)
+    md = np.array([0.0 if d is None else d for d in to_md], dtype=np.float64)
+    full = np.array([p.price for p in info], dtype=np.float64)
+    marked = np.array([p.markdown_price for p in info], dtype=np.float64)
+    # Past its markdown date a GTIN sells at the markdown price, with no markdown step left.
+    price = np.where(has_md & (md <= 0), marked, full)
+    to_end = np.where(has_md, np.maximum(md + SEASON_TAIL_DAYS, 0.0), NO_MARKDOWN_HORIZON_DAYS)
     return StockSnapshot.build(
         nodes,
         gtins,
         avail,
-        price=[p.price for p in info],
+        price=price,
         cost=[p.cost for p in info],
-        days_to_markdown=to_md,
-        markdown_price=[p.markdown_price for p in info],
+        days_to_markdown=np.where(has_md, md, 0.0),
+        markdown_price=marked,
         days_to_end=to_end,
         salvage=[p.salvage for p in info],
         confidence=conf,
