@@ -125,14 +125,13 @@ class EpcIdentities:
             self._cache[epc] = ident
         return ident
 
-    def bad_reads(self, epcs: Iterable[bytes]) -> Counter[str]:
+    def bad_reads(self, epcs: list[bytes]) -> Counter[str]:
         """Reads per rejection reason among `epcs` (EPCs are kept raw, never dropped)."""
         out: Counter[str] = Counter()
-        per_epc = Counter(epcs)
-        for epc, n in per_epc.items():
-            reason = self.of(epc).reason
-            if reason is not None:
-                out[reason] += n
+        bad = {e: r for e in dict.fromkeys(epcs) if (r := self.of(e).reason) is not None}
+        if bad:
+            for epc, n in Counter(e for e in epcs if e in bad).items():
+                out[bad[epc]] += n
         return out
 
 
@@ -163,6 +162,7 @@ class Pipeline:
         picked: Iterable[bytes] = (),
         clock: Callable[[], int] = time.time_ns,
         put_timeout_s: float = 1.0,
+        key_slot_us: int = 0,
     ) -> None:
         self.store_id = store_id
         self.outbox = outbox
@@ -177,6 +177,9 @@ class Pipeline:
         self.quarantine = quarantine
         self.clock = clock
         self.put_timeout_s = put_timeout_s
+        # Several gateways on one shared subscription summarise the same reader's cycles: each
+        # shifts its cycle_start by its own microseconds so their summary keys never collide.
+        self.key_slot_ns = key_slot_us * 1000
         # Two accumulators: inputs the broker would resend, and inputs that cannot be resent.
         self._acc = {
             True: SummaryAccumulator(cycle_s, lateness_s),
@@ -364,7 +367,8 @@ class Pipeline:
                 strict=True,
             ):
                 out.append(ReadSummaryRow(
-                    store, rd, a, e, _dt(cs), _dt(f), _dt(la), cnt, None if pk != pk else pk,
+                    store, rd, a, e, _dt(cs + self.key_slot_ns), _dt(f), _dt(la), cnt,
+                    None if pk != pk else pk,
                 ))
             self.counters.summary_rows += len(s)
         self.metrics.summary_rows.labels(store).inc(len(out))

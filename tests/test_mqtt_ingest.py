@@ -40,7 +40,7 @@ def make_ingest(
     metrics = GatewayMetrics("shop-1")
     pipeline = Pipeline("shop-1", outbox, None, metrics, cycle_s=1.0, idle_s=0.5)
     drivers = [ZebraIotcDriver(ReaderConfig(id=r, driver="zebra_iotc")) for r in readers]
-    cfg = MqttConfig(host=host, port=port, client_id=client_id, **mqtt)  # type: ignore[arg-type]
+    cfg = MqttConfig(host=host, port=port, client_id=client_id, **mqtt)
     ingest = MqttIngest(cfg, drivers, pipeline, metrics, "shop-1")
     pipeline.start()
     ingest.start()

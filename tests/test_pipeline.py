@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -165,9 +166,11 @@ def test_thread_drains_everything_at_stop(tmp_path: Path) -> None:
     p.clock = lambda: T0 + 3 * NS
     acked: list[int] = []
     p.start()
+    def acker(k: int) -> Callable[[], None]:
+        return lambda: acked.append(k)
+
     for k in range(10):
-        assert p.submit(Work("r2", (batch([k * 0.1], [k % 3], reader="r2"),),
-                             ack=lambda k=k: acked.append(k)))
+        assert p.submit(Work("r2", (batch([k * 0.1], [k % 3], reader="r2"),), ack=acker(k)))
     p.stop(drain=True)
     assert not p.alive
     assert acked == list(range(10))

@@ -1,0 +1,300 @@
+"""Ingest benchmark: simulated Zebra FX readers → mosquitto → `gateway run` → PostgreSQL.
+
+Everything is started here: an embedded PostgreSQL, a broker (mosquitto with its queue limits
+lifted; amqtt if mosquitto is absent, much slower), the gateway as a subprocess (its peak RSS is
+read from /proc), and a publisher process pacing batched IoT Connector JSON (`reads_per_message`
+events per message, payloads built from the public encoder's output) at `rate` reads/s.
+
+Reported beside it, in the same run and on the same servers:
+* `naive_reads_per_s`: a straightforward bridge (paho auto-ack + `json.loads` + one INSERT per read);
+* `copy_ceiling_rows_per_s`: binary COPY of as many raw rows straight into the same database.
+Proof of completeness: sum(tag_reads.read_count) == reads sent (lost = duplicated = 0).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from readers.batch import Read
+from readers.formats.zebra import encode_zebra_event_chunks
+from shelfsight.db import migrate
+from shelfsight.embedded.broker import start_broker
+from shelfsight.embedded.postgres import PostgresServer
+
+RUN_DAEMON = (
+    "import sys, typer\n"
+    "from gateway.run_cli import register\n"
+    "app = typer.Typer()\n"
+    "register(app)\n"
+    "@app.command('noop')\n"
+    "def _noop() -> None: ...\n"
+    "app(['run', *sys.argv[1:]])\n"
+)
+_SEQ = 987654321987
+_TS = "2000-01-01T00:00:00.000+0000"
+
+
+def _templates(epcs: list[bytes], antenna: int) -> list[tuple[bytes, bytes, bytes]]:
+    """Per tag: the encoder's bytes split around eventNum and timestamp (filled per read)."""
+    out = []
+    for epc in epcs:
+        read = Read(946684800 * 10**9, "x", antenna, epc, -52.0, _SEQ)
+        chunk = encode_zebra_event_chunks([read])[0]
+        a, rest = chunk.split(str(_SEQ).encode(), 1)
+        b, c = rest.split(_TS.encode(), 1)
+        out.append((a, b, c))
+    return out
+
+
+def _iso(ns: int) -> bytes:
+    s, rem = divmod(ns, 10**9)
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{rem // 10**6:03d}+0000").encode()
+
+
+def _publish(host: str, port: int, readers: int, tags: int, per_msg: int, rate: float,
+             seconds: float, topic_prefix: str, result: Any) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{topic_prefix}",
+                         protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(host, port)
+    client.loop_start()
+    tmpl = {}
+    for r in range(readers):
+        epcs = [bytes.fromhex("3034") + os.urandom(10) for _ in range(tags)]
+        tmpl[r] = _templates(epcs, 1 + r % 4)
+    seq = dict.fromkeys(range(readers), 1)
+    sent = 0
+    infos = []
+    start = time.monotonic()
+    k = 0
+    while time.monotonic() - start < seconds:
+        due = start + sent / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        r = k % readers
+        k += 1
+        ts = _iso(time.time_ns())
+        t = tmpl[r]
+        base = seq[r]
+        parts = []
+        for i in range(per_msg):
+            a, b, c = t[(base + i) % len(t)]
+            parts.append(a + str(base + i).encode() + b + ts + c)
+        seq[r] = base + per_msg
+        infos.append(client.publish(f"{topic_prefix}/fx-{r}/data", b"[" + b",".join(parts) + b"]", qos=1))
+        sent += per_msg
+    for info in infos:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+    result.put((sent, time.monotonic() - start))
+
+
+def _config(tmp: Path, dsn: str, host: str, port: int, readers: int) -> Path:
+    rd = "".join(
+        f'[[readers]]\nid = "fx-{r}"\ndriver = "zebra_iotc"\ntopic = "zebra/fx-{r}/data"\n'
+        f'zones = {{ 1 = "floor", 2 = "floor", 3 = "backroom", 4 = "exit" }}\n\n'
+        for r in range(readers)
+    )
+    text = (
+        f'[store]\nid = "bench-shop"\n\n{rd}'
+        f'[mqtt]\nhost = "{host}"\nport = {port}\nclient_id = "bench-gateway"\nmax_inflight = 1000\n\n'
+        f'[database]\ndsn = "{dsn}"\n\n[gateway]\ncycle_s = 1.0\nflush_interval_s = 0.2\n\n'
+        f'[outbox]\npath = "{tmp / "outbox.sqlite"}"\n\n[sink]\nbatch_rows = 20000\n\n'
+        f'[metrics]\nport = 0\n'
+    )
+    path = tmp / "bench.toml"
+    path.write_text(text)
+    return path
+
+
+def _sum_reads(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT coalesce(sum(read_count), 0) FROM tag_reads").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rss_peak_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def _naive(dsn: str, host: str, port: int, seconds: float) -> float:
+    """paho (auto-ack) + json.loads + one INSERT per read; reads inserted per second."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS naive_reads (reader text, antenna int, epc bytea,"
+                     " time timestamptz, rssi real, seq bigint)")
+    inserted = 0
+    pending: list[bytes] = []
+    lock = threading.Lock()
+
+    def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with lock:
+            pending.append(bytes(msg.payload))
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-naive",
+                      protocol=mqtt.MQTTv311)
+    sub.on_message = on_message
+    sub.connect(host, port)
+    sub.subscribe("naive/+/data", qos=1)
+    sub.loop_start()
+    time.sleep(0.5)
+    q: Any = mp.Queue()
+    pub = mp.Process(target=_publish, args=(host, port, 1, 500, 500, 50_000.0, min(seconds, 3.0),
+                                            "naive", q))
+    pub.start()
+    start = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() - start < seconds:
+            with lock:
+                batch, pending[:] = list(pending), []
+            if not batch:
+                time.sleep(0.01)
+                continue
+            for payload in batch:
+                for ev in json.loads(payload):
+                    d = ev["data"]
+                    conn.execute(
+                        "INSERT INTO naive_reads VALUES (%s, %s, %s, %s, %s, %s)",
+                        ("fx-0", d.get("antenna"), bytes.fromhex(d["idHex"]), ev["timestamp"],
+                         d.get("peakRssi"), d.get("eventNum")),
+                    )
+                    inserted += 1
+                    if time.monotonic() - start >= seconds:
+                        break
+                if time.monotonic() - start >= seconds:
+                    break
+    elapsed = time.monotonic() - start
+    sub.loop_stop()
+    sub.disconnect()
+    pub.join(60)
+    return inserted / elapsed
+
+
+def _copy_ceiling(dsn: str, rows: int) -> float:
+    now = datetime.now(UTC)
+    data = [("bench-shop", "fx-0", 1, os.urandom(12), now, now, now, 1, -50.0)
+            for _ in range(min(rows, 2_000_000))]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE copy_ceiling (LIKE tag_reads)")
+        start = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur, cur.copy(
+            "COPY copy_ceiling FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text", "text", "int2", "bytea", "timestamptz", "timestamptz",
+                            "timestamptz", "int4", "float4"])
+            for row in data:
+                copy.write_row(row)
+        return len(data) / (time.perf_counter() - start)
+
+
+def run(seconds: float = 20.0, readers: int = 4, tags_per_reader: int = 2000,
+        reads_per_message: int = 500, rate: float = 150_000.0, durable_db: bool = True,
+        ) -> dict[str, Any]:
+    """`durable_db`: fsync and full-page writes on (as in production; the embedded test server
+    starts with them off), which is what a per-row-commit bridge pays for."""
+    tmp = Path(tempfile.mkdtemp(prefix="shelfsight-bench-ingest-"))
+    os.chmod(tmp, 0o755)
+    pg = PostgresServer()
+    pg.start()
+    broker = start_broker(prefer=None)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+            for name in ("fsync", "full_page_writes", "synchronous_commit"):
+                conn.execute(f"ALTER SYSTEM SET {name} = {'on' if durable_db else 'off'}")
+            conn.execute("SELECT pg_reload_conf()")
+        dsn = pg.create_database("bench")
+        migrate(dsn)
+        cfg = _config(tmp, dsn, broker.host, broker.port, readers)
+        log = tmp / "gateway.log"
+        with log.open("wb") as fh:
+            proc = subprocess.Popen([sys.executable, "-c", RUN_DAEMON, "--config", str(cfg),
+                                     "--log-level", "WARNING"], stdout=fh, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with psycopg.connect(dsn) as conn:
+                if conn.execute("SELECT 1 FROM stores WHERE store_id = 'bench-shop'").fetchone():
+                    break
+            time.sleep(0.2)
+        time.sleep(1.5)  # subscribed
+        q: Any = mp.Queue()
+        pub = mp.Process(target=_publish, args=(broker.host, broker.port, readers, tags_per_reader,
+                                                reads_per_message, rate, seconds, "zebra", q))
+        start = time.monotonic()
+        pub.start()
+        sent, publish_s = q.get(timeout=seconds * 10 + 120)
+        pub.join(30)
+        stored = 0
+        end = time.monotonic()
+        wait_until = end + max(60.0, seconds * 3)
+        while time.monotonic() < wait_until:
+            stored = _sum_reads(dsn)
+            end = time.monotonic()
+            if stored >= sent:
+                break
+            time.sleep(0.25)
+        rss_kb = _rss_peak_kb(proc.pid)
+        time.sleep(2.0)
+        stored = _sum_reads(dsn)  # anything written twice would show up now
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+        proc = None
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT count(*) FROM tag_reads").fetchone()
+        summary_rows = int(row[0]) if row else 0
+        naive = _naive(dsn, broker.host, broker.port, min(seconds, 5.0))
+        ceiling = _copy_ceiling(dsn, sent)
+        rate_e2e = stored / (end - start) if end > start else 0.0
+        return {
+            "benchmark": "ingest",
+            "broker": broker.kind,
+            "durable_db": durable_db,
+            "readers": readers,
+            "reads_per_message": reads_per_message,
+            "target_rate": rate,
+            "seconds": seconds,
+            "reads_sent": sent,
+            "publish_s": round(publish_s, 2),
+            "reads_stored": stored,
+            "lost": max(0, sent - stored),
+            "duplicated": max(0, stored - sent),
+            "tag_reads_rows": summary_rows,
+            "end_to_end_s": round(end - start, 2),
+            "reads_per_s": round(rate_e2e),
+            "naive_reads_per_s": round(naive),
+            "speedup_vs_naive": round(rate_e2e / naive, 1) if naive else None,
+            "copy_ceiling_rows_per_s": round(ceiling),
+            "gateway_peak_rss_mb": round(rss_kb / 1024, 1),
+            "gateway_exit_code": code,
+        }
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        broker.close()
+        pg.close()
+        shutil.rmtree(tmp, ignore_errors=True)
