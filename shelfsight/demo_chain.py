@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from shelfsight.embedded.ports import free_port
@@ -20,6 +20,7 @@ from shelfsight.embedded.ports import free_port
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 STORES_CSV = "stores-demo.csv"
 PRODUCTS_CSV = "products-demo.csv"
+MARKDOWN_LEAD_DAYS = 21
 
 
 @dataclass(frozen=True)
@@ -176,16 +177,36 @@ def write_warehouse_csv(path: Path, warehouses: tuple[str, ...], gtins: tuple[st
                 w.writerow([wh, gtin, rng.choice([0, 5, 20, 40, 80, 150]), now])
 
 
+def shift_markdowns(src: Path, dst: Path, today: date, lead_days: int = MARKDOWN_LEAD_DAYS) -> None:
+    """Copy the products CSV with its markdown calendar moved so the earliest date is
+    `today + lead_days` (gaps kept): the demo's slow movers and Δ mean the same on any day."""
+    with src.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    dates = [date.fromisoformat(r["markdown_date"]) for r in rows if r.get("markdown_date")]
+    offset = (today + timedelta(days=lead_days) - min(dates)) if dates else timedelta(0)
+    for r in rows:
+        if r.get("markdown_date"):
+            r["markdown_date"] = (date.fromisoformat(r["markdown_date"]) + offset).isoformat()
+    with dst.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def seed_catalogue(dsn: str, plan: ChainPlan, state: Path, config_dir: Path = REPO_CONFIG) -> list[str]:
-    """Import stores, products and (drawn) warehouse stock; returns one line per import."""
+    """Import stores, products (markdowns moved to the near future) and drawn warehouse stock."""
     from gateway.catalogue import CatalogueKind, import_file
 
     stock_csv = state / "warehouse-stock.csv"
     write_warehouse_csv(stock_csv, plan.warehouses, plan.gtins, seed=7)
+    products_csv = state / "products.csv"
+    shift_markdowns(config_dir / PRODUCTS_CSV, products_csv, datetime.now(UTC).date())
     out = []
     for kind, path in (
         (CatalogueKind.STORES, config_dir / STORES_CSV),
-        (CatalogueKind.PRODUCTS, config_dir / PRODUCTS_CSV),
+        (CatalogueKind.PRODUCTS, products_csv),
         (CatalogueKind.WAREHOUSE_STOCK, stock_csv),
     ):
         report = import_file(dsn, kind, path)
