@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from allocator.api.auth import KeyStore, Principal
 from allocator.api.metrics import ApiMetrics
 from allocator.api.problems import ProblemError, ProblemType
-from allocator.api.stock import NodeCache
+from allocator.api.stock import Caches, NodeCache
 from shelfsight.settings import ApiSettings
 
 
@@ -22,7 +22,11 @@ class ApiState:
     metrics: ApiMetrics
     pool: AsyncConnectionPool | None = None
     keys: KeyStore = field(default_factory=KeyStore)
-    nodes: NodeCache = field(default_factory=NodeCache)
+    caches: Caches = field(default_factory=Caches)
+
+    @property
+    def nodes(self) -> NodeCache:
+        return self.caches.nodes
 
 
 def get_state(request: Request) -> ApiState:

@@ -59,7 +59,7 @@ async def allocate(
         try:
             result = await service.allocate(
                 conn, body, dry_run=dry_run, costs=settings.costs,
-                reservation=settings.reservations, nodes_cache=state.nodes,
+                reservation=settings.reservations, caches=state.caches,
             )
         except ProblemError as problem:
             outcome = "not_available" if problem.status == 409 else "invalid"

@@ -54,11 +54,12 @@ def to_order(body: OrderIn) -> Order:
 
 
 async def _snapshot(
-    conn: AsyncConnection[TupleRow], nodes_cache: stock.NodeCache, order: Order, costs: CostConfig
+    conn: AsyncConnection[TupleRow], caches: stock.Caches, order: Order, costs: CostConfig
 ) -> StockSnapshot:
     gtins = [x.gtin for x in order.lines]
+    nodes_cache = caches.nodes
     nodes = await nodes_cache.get(conn)
-    products = await stock.load_products(conn, gtins)
+    products, sold = await caches.gtins.get(conn, gtins)
     errors = [
         FieldError(f"lines[{i}].gtin", f"unknown GTIN {x.gtin}", code="unknown_gtin")
         for i, x in enumerate(order.lines)
@@ -76,7 +77,7 @@ async def _snapshot(
             [FieldError("collect_shop", "unknown shop", code="unknown_node")],
         )
     cells = await stock.load_cells(conn, gtins)
-    return stock.build_snapshot(nodes, products, gtins, cells, costs)
+    return stock.build_snapshot(nodes, products, gtins, cells, sold, costs)
 
 
 def _not_available(decision: Decision, detail: str) -> ProblemError:
@@ -95,7 +96,7 @@ async def allocate(
     dry_run: bool,
     costs: CostConfig,
     reservation: ReservationConfig,
-    nodes_cache: stock.NodeCache,
+    caches: stock.Caches,
     policy: str = engine.DEFAULT_POLICY,
 ) -> AllocationResult:
     """Run inside the caller's transaction; raises ProblemError for 4xx outcomes."""
@@ -104,7 +105,7 @@ async def allocate(
         await reservations.lock_order(conn, order)
     allocation_id = uuid.uuid4()
     for attempt in range(1, ATTEMPTS + 1):
-        snap = await _snapshot(conn, nodes_cache, order, costs)
+        snap = await _snapshot(conn, caches, order, costs)
         decision = engine.decide(order, snap, costs, policy)
         if decision.unfilled:
             raise _not_available(decision, "not enough units for every line in any node")

@@ -6,7 +6,8 @@
 * Velocity: a shop's sales of the last `VELOCITY_DAYS` days (`sales_daily`) shrunk towards the
   prior `new_item_velocity_prior` with a weight of `PRIOR_DAYS` days; warehouses get the prior.
 * Per GTIN from `products`: price, cost, markdown date and price, salvage value.
-Nodes (the `stores` table) and today's picks per node are cached for `NODES_TTL_S` seconds.
+Nodes (the `stores` table) and today's picks per node are cached for `NODES_TTL_S` seconds,
+products and sales per GTIN for `GTIN_TTL_S`; units and reservations are read per request.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SEASON_TAIL_DAYS = 28.0
 #: Days of selling left for a GTIN without a markdown date.
 NO_MARKDOWN_HORIZON_DAYS = 90.0
 NODES_TTL_S = 5.0
+GTIN_TTL_S = 30.0
 DEFAULT_CONFIDENCE = 1.0
 
 
@@ -116,7 +118,6 @@ class CellCounts:
     units: dict[tuple[str, str], int]
     confidence: dict[tuple[str, str], float]
     reserved: dict[tuple[str, str], int]
-    sold: dict[tuple[str, str], int]
     newest_seen: dict[tuple[str, str], datetime]
 
 
@@ -130,16 +131,17 @@ UNION ALL
 SELECT 'r', node_id, gtin, sum(qty - picked)::bigint, NULL, NULL
   FROM reservations WHERE gtin = ANY(%(g)s) AND status = 'active' AND expires_at > now()
  GROUP BY node_id, gtin
-UNION ALL
-SELECT 's', store_id, gtin, sum(units)::bigint, NULL, NULL
-  FROM sales_daily WHERE gtin = ANY(%(g)s) AND day >= now() - make_interval(days => %(d)s)
- GROUP BY store_id, gtin
+"""
+
+_SALES_SQL = """
+SELECT store_id, gtin, sum(units)::bigint FROM sales_daily
+ WHERE gtin = ANY(%s) AND day >= now() - make_interval(days => %s) GROUP BY store_id, gtin
 """
 
 
 async def load_cells(conn: AsyncConnection[TupleRow], gtins: list[str]) -> CellCounts:
-    cur = await conn.execute(_CELLS_SQL, {"g": gtins, "d": VELOCITY_DAYS})
-    counts = CellCounts({}, {}, {}, {}, {})
+    cur = await conn.execute(_CELLS_SQL, {"g": gtins})
+    counts = CellCounts({}, {}, {}, {})
     for tag, node, gtin, n, conf, seen in await cur.fetchall():
         key = (str(node), str(gtin))
         if tag in ("u", "w"):
@@ -148,11 +150,44 @@ async def load_cells(conn: AsyncConnection[TupleRow], gtins: list[str]) -> CellC
                 counts.confidence[key] = float(conf)
             if seen is not None:
                 counts.newest_seen[key] = seen
-        elif tag == "r":
-            counts.reserved[key] = int(n)
         else:
-            counts.sold[key] = int(n)
+            counts.reserved[key] = int(n)
     return counts
+
+
+@dataclass
+class GtinCache:
+    """Products and recent sales per GTIN, cached `ttl_s` (they change daily, not per order).
+
+    Unknown GTINs are not cached: a product added meanwhile is found on the next request.
+    """
+
+    ttl_s: float = GTIN_TTL_S
+    _entries: dict[str, tuple[float, ProductInfo, dict[str, int]]] = field(default_factory=dict)
+
+    async def get(
+        self, conn: AsyncConnection[TupleRow], gtins: list[str]
+    ) -> tuple[dict[str, ProductInfo], dict[tuple[str, str], int]]:
+        now = time.monotonic()
+        missing = [g for g in gtins if (e := self._entries.get(g)) is None or now - e[0] > self.ttl_s]
+        if missing:
+            products = await load_products(conn, missing)
+            cur = await conn.execute(_SALES_SQL, (missing, VELOCITY_DAYS))
+            sales: dict[str, dict[str, int]] = {g: {} for g in products}
+            for store, gtin, units in await cur.fetchall():
+                if gtin in sales:
+                    sales[gtin][str(store)] = int(units)
+            for g, info in products.items():
+                self._entries[g] = (now, info, sales[g])
+        found: dict[str, ProductInfo] = {}
+        sold: dict[tuple[str, str], int] = {}
+        for g in gtins:
+            entry = self._entries.get(g)
+            if entry is None:
+                continue
+            found[g] = entry[1]
+            sold.update({(store, g): n for store, n in entry[2].items()})
+        return found, sold
 
 
 def available(units: int, reserved: int, is_shop: bool, costs: CostConfig) -> int:
@@ -171,6 +206,7 @@ def build_snapshot(
     products: dict[str, ProductInfo],
     gtins: list[str],
     cells: CellCounts,
+    sold: dict[tuple[str, str], int],
     costs: CostConfig,
     today: date | None = None,
 ) -> StockSnapshot:
@@ -186,7 +222,7 @@ def build_snapshot(
             key = (node.id, gtin)
             avail[i, j] = available(cells.units.get(key, 0), cells.reserved.get(key, 0), shop, costs)
             conf[i, j] = min(max(cells.confidence.get(key, DEFAULT_CONFIDENCE), 0.0), 1.0)
-            vel[i, j] = velocity(cells.sold.get(key, 0), shop, costs)
+            vel[i, j] = velocity(sold.get(key, 0), shop, costs)
     info = [products[x] for x in gtins]
     to_md = np.array([p.days_to_markdown(day) for p in info], dtype=object)
     has_md = np.array([d is not None for d in to_md], dtype=np.bool_)
@@ -209,3 +245,11 @@ def build_snapshot(
         confidence=conf,
         velocity=vel,
     )
+
+
+@dataclass
+class Caches:
+    """The per-process caches of one app."""
+
+    nodes: NodeCache = field(default_factory=NodeCache)
+    gtins: GtinCache = field(default_factory=GtinCache)

@@ -53,7 +53,8 @@ CREATE TABLE reservations (
     expires_at     timestamptz NOT NULL,
     UNIQUE (allocation_id, node_id, gtin)
 );
-CREATE INDEX reservations_open ON reservations (node_id, gtin) WHERE status = 'active';
+-- Open reservations by GTIN (the snapshot reads one GTIN across nodes) and by cell.
+CREATE INDEX reservations_open ON reservations (gtin, node_id) WHERE status = 'active';
 CREATE INDEX reservations_expiry ON reservations (expires_at) WHERE status = 'active';
 CREATE INDEX reservations_day ON reservations (node_id, created_at);
 

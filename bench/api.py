@@ -1,0 +1,314 @@
+"""`shelfsight bench api`: allocate-and-reserve over HTTP beside a trivial endpoint, same run.
+
+Starts its own PostgreSQL, migrates and seeds a chain (shops with RFID items, warehouses, one
+contended GTIN), serves the API with `shelfsight api serve --workers 2`, drives
+`POST /v1/allocations` (reserve, with an Idempotency-Key) at `connections` keep-alive
+connections for `seconds`, then serves a trivial FastAPI endpoint (`async def`, same uvicorn
+settings, 2 workers) and drives it the same way. The load generator is a minimal asyncio
+HTTP/1.1 client in this process (much cheaper per request than httpx), on the same cores as
+the servers and PostgreSQL. `oversold` is checked in the database afterwards: units reserved
+beyond units present (shops) or on hand (warehouses), which must be 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import psycopg
+from fastapi import FastAPI
+
+from allocator.api.auth import new_key
+from readers.epc import check_digit
+from shelfsight.db import migrate
+from shelfsight.embedded.ports import free_port
+from shelfsight.embedded.postgres import PostgresServer
+
+log = logging.getLogger(__name__)
+
+SHOPS, WAREHOUSES, GTINS, UNITS_PER_CELL = 30, 2, 40, 12
+CONTENDED_UNITS = 40  # one GTIN with few units, so that reservations race for them
+WARMUP_S = 1.0
+
+
+def trivial_app() -> FastAPI:
+    """The baseline: one `async def` route returning a tiny JSON object."""
+    app = FastAPI()
+
+    @app.get("/trivial")
+    async def trivial() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def _gtins() -> list[str]:
+    return [b + check_digit(b) for b in (f"0950600{20000 + i:06d}" for i in range(GTINS + 1))]
+
+
+def seed(dsn: str, rng: random.Random) -> tuple[list[str], str]:
+    """Stores, products, items present (binary COPY), warehouse stock; returns (gtins, contended)."""
+    gtins = _gtins()
+    contended = gtins[-1]
+    with psycopg.connect(dsn) as conn:
+        stores = [(f"s{i:03d}", "shop", 47.5 + rng.random() * 7, 6.5 + rng.random() * 8, 400)
+                  for i in range(SHOPS)]
+        stores += [(f"w{i}", "warehouse", 50.0 + i, 9.0 + i, 100000) for i in range(WAREHOUSES)]
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO stores (store_id, name, kind, lat, lon, pick_capacity)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(s, s, k, la, lo, c) for s, k, la, lo, c in stores],
+            )
+            cur.executemany(
+                "INSERT INTO products (gtin, name, price, cost, markdown_date, markdown_price,"
+                " salvage_value) VALUES (%s, %s, %s, %s, current_date + %s, %s, %s)",
+                [(g, g, 40, 15, rng.randint(-10, 60), 24, 3) for g in gtins],
+            )
+        serial = 0
+        with conn.cursor().copy(
+            "COPY tag_state (epc, store_id, gtin, serial, zone, status, last_seen, read_rate,"
+            " confidence, last_seq, updated_at) FROM STDIN"
+        ) as copy:
+            for store, kind, *_ in stores:
+                if kind != "shop":
+                    continue
+                for g in gtins:
+                    n = rng.randint(0, 2) if g == contended else rng.randint(0, 2 * UNITS_PER_CELL)
+                    for _ in range(n):
+                        serial += 1
+                        copy.write_row((serial.to_bytes(12, "big"), store, g, str(serial),
+                                        rng.choice(("floor", "backroom")), "present",
+                                        "now", 0.8, round(rng.uniform(0.7, 1.0), 3), 1, "now"))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO warehouse_stock (warehouse_id, gtin, on_hand) VALUES (%s, %s, %s)",
+                [(w, g, 0 if g == contended else 2000) for w, *_ in stores[SHOPS:] for g in gtins],
+            )
+            cur.execute(
+                "INSERT INTO sales_daily (store_id, gtin, day, units)"
+                " SELECT s.store_id, g, date_trunc('day', now()) - make_interval(days => d),"
+                "        (random() * 3)::int"
+                "   FROM stores s, unnest(%s::text[]) g, generate_series(0, 13) d"
+                "  WHERE s.kind = 'shop'",
+                (gtins,),
+            )
+    return gtins[:-1], contended
+
+
+def oversold(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "WITH r AS (SELECT node_id, gtin, sum(qty - picked) AS q FROM reservations"
+            "            WHERE status = 'active' GROUP BY 1, 2),"
+            " u AS (SELECT store_id AS node_id, gtin, count(*) AS n FROM tag_state"
+            "        WHERE status = 'present' GROUP BY 1, 2"
+            "       UNION ALL SELECT warehouse_id, gtin, on_hand FROM warehouse_stock)"
+            " SELECT coalesce(sum(greatest(r.q - coalesce(u.n, 0), 0)), 0)::bigint"
+            "   FROM r LEFT JOIN u USING (node_id, gtin)"
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
+# -- load generator ---------------------------------------------------------------------------
+class _Stats:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.statuses: Counter[int] = Counter()
+        self.transport_errors = 0
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _connection(port: int, make: Callable[[], bytes], until: float, warm: float, st: _Stats) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while (now := time.perf_counter()) < until:
+            writer.write(make())
+            try:
+                status = await _read_response(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                st.transport_errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            if now >= warm:
+                st.latencies.append(time.perf_counter() - now)
+                st.statuses[status] += 1
+    finally:
+        writer.close()
+
+
+async def _drive(port: int, make: Callable[[], bytes], seconds: float, connections: int) -> _Stats:
+    st = _Stats()
+    warm = time.perf_counter() + WARMUP_S
+    until = warm + seconds
+    await asyncio.gather(*[_connection(port, make, until, warm, st) for _ in range(connections)])
+    return st
+
+
+def _summary(st: _Stats, seconds: float) -> dict[str, float]:
+    lat = np.asarray(st.latencies) * 1000.0 if st.latencies else np.zeros(1)
+    return {
+        "rps": round(len(st.latencies) / seconds, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+    }
+
+
+# -- servers ----------------------------------------------------------------------------------
+def _serve(args: list[str], env: dict[str, str], port: int, probe: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            _stop(proc)
+            raise RuntimeError(f"server on port {port} not ready")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        pass
+    if proc.stderr:
+        proc.stderr.close()
+
+
+# -- the run ----------------------------------------------------------------------------------
+def _allocation_requests(
+    token: str, gtins: list[str], contended: str, rng: random.Random
+) -> Callable[[], bytes]:
+    counter = iter(range(10**12))
+    run_id = f"{os.getpid()}-{int(time.time())}"
+
+    def make() -> bytes:
+        n = next(counter)
+        picks = rng.sample(gtins, rng.choice((1, 1, 2)))
+        if rng.random() < 0.2:
+            picks = [contended]
+        body = msgspec.json.encode({
+            "order_id": f"b-{run_id}-{n}",
+            "lines": [{"gtin": g, "qty": rng.choice((1, 1, 1, 2))} for g in picks],
+            "ship_lat": 47.5 + rng.random() * 7,
+            "ship_lon": 6.5 + rng.random() * 8,
+        })
+        head = (
+            "POST /v1/allocations HTTP/1.1\r\nHost: bench\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"Idempotency-Key: {run_id}-{n}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    return make
+
+
+def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
+    """Measure; returns the JSON object `shelfsight bench api` prints."""
+    rng = random.Random(7)
+    cli = str(Path(sys.executable).parent / "shelfsight")
+    with tempfile.TemporaryDirectory(prefix="shelfsight-bench-api-") as tmp, PostgresServer() as pg:
+        dsn = pg.create_database("bench")
+        migrate(dsn)
+        gtins, contended = seed(dsn, rng)
+        key = new_key()
+        with psycopg.connect(dsn) as conn:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, secret_hash, scopes) VALUES (%s, %s, %s)",
+                (key.key_id, key.secret_hash, ["oms"]),
+            )
+        api_port, trivial_port = free_port(), free_port()
+        config = Path(tmp) / "api.toml"
+        pool_max = max(4, connections // 2 + 2)
+        config.write_text(
+            f'[server]\nhost = "127.0.0.1"\nport = {api_port}\nworkers = 2\n'
+            f"[database]\npool_min = {min(4, pool_max)}\npool_max = {pool_max}\n"
+        )
+        env = {**os.environ, "SHELFSIGHT__DATABASE__DSN": dsn}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        api = _serve([cli, "api", "serve", "--config", str(config), "--workers", "2"], env,
+                     api_port, "/readyz")
+        try:
+            make = _allocation_requests(key.token, gtins, contended, rng)
+            st = asyncio.run(_drive(api_port, make, seconds, connections))
+        finally:
+            _stop(api)
+        trivial = _serve(
+            [sys.executable, "-m", "uvicorn", "bench.api:trivial_app", "--factory", "--workers", "2",
+             "--host", "127.0.0.1", "--port", str(trivial_port), "--log-level", "warning",
+             "--no-access-log"],
+            env, trivial_port, "/trivial",
+        )
+        try:
+            request = b"GET /trivial HTTP/1.1\r\nHost: bench\r\n\r\n"
+            tst = asyncio.run(_drive(trivial_port, lambda: request, seconds, connections))
+        finally:
+            _stop(trivial)
+        sold_over = oversold(dsn)
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT count(*), coalesce(sum(qty), 0) FROM reservations WHERE status = 'active'"
+            ).fetchone()
+    ok = {201, 409}
+    api_summary = _summary(st, seconds)
+    trivial_summary = _summary(tst, seconds)
+    return {
+        "seconds": seconds,
+        "connections": connections,
+        "cpus": os.cpu_count(),
+        **api_summary,
+        "errors": st.transport_errors + sum(n for s, n in st.statuses.items() if s not in ok),
+        "statuses": {str(k): v for k, v in sorted(st.statuses.items())},
+        "reserved_rows": int(row[0]) if row else 0,
+        "reserved_units": int(row[1]) if row else 0,
+        "oversold": sold_over,
+        "trivial_rps": trivial_summary["rps"],
+        "trivial_p50_ms": trivial_summary["p50_ms"],
+        "trivial_p99_ms": trivial_summary["p99_ms"],
+        "trivial_errors": tst.transport_errors + sum(n for s, n in tst.statuses.items() if s != 200),
+        "rps_vs_trivial": round(api_summary["rps"] / trivial_summary["rps"], 3)
+        if trivial_summary["rps"] else None,
+        "setup": {"shops": SHOPS, "warehouses": WAREHOUSES, "gtins": GTINS + 1,
+                  "contended_share": 0.2, "workers": 2, "pool_max_per_worker": pool_max,
+                  "load_generator": "asyncio HTTP/1.1 keep-alive, same host"},
+    }
