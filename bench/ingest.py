@@ -142,6 +142,15 @@ def _rss_peak_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _naive(dsn: str, host: str, port: int, seconds: float) -> float:
     """paho (auto-ack) + json.loads + one INSERT per read; reads inserted per second."""
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -258,6 +267,7 @@ def run(seconds: float = 20.0, readers: int = 4, tags_per_reader: int = 2000,
                 break
             time.sleep(0.25)
         rss_kb = _rss_peak_kb(proc.pid)
+        cpu_s = _cpu_s(proc.pid)
         time.sleep(2.0)
         stored = _sum_reads(dsn)  # anything written twice would show up now
         proc.send_signal(signal.SIGTERM)
@@ -289,6 +299,8 @@ def run(seconds: float = 20.0, readers: int = 4, tags_per_reader: int = 2000,
             "speedup_vs_naive": round(rate_e2e / naive, 1) if naive else None,
             "copy_ceiling_rows_per_s": round(ceiling),
             "gateway_peak_rss_mb": round(rss_kb / 1024, 1),
+            "gateway_cpu_s": round(cpu_s, 1),
+            "reads_per_gateway_cpu_s": round(stored / cpu_s) if cpu_s else None,
             "gateway_exit_code": code,
         }
     finally:
