@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
+from gateway.run_cli import register as _register_run
+
 gateway_app = typer.Typer(no_args_is_help=True, help="The shop's edge daemon.")
+_register_run(gateway_app)
 
 DsnOption = Annotated[str, typer.Option(envvar="SHELFSIGHT_DSN", help="libpq DSN of the store.")]
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file.")]
