@@ -22,23 +22,11 @@ from shelfsight.embedded.ports import wait_port
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 20.0
-_FALLBACK = (
-    "import typer; from gateway.run_cli import register; "
-    "app = typer.Typer(); register(app); app()"
-)
 
 
 def gateway_command(config: Path) -> list[str]:
-    """`shelfsight gateway run --config FILE` through this interpreter.
-
-    Until `gateway run` is registered on the CLI, the same command is run from its own module.
-    """
-    from gateway.cli import gateway_app
-
-    if any(c.name == "run" for c in gateway_app.registered_commands):
-        return [sys.executable, "-c", "from shelfsight.cli import main; main()",
-                "gateway", "run", "--config", str(config)]
-    return [sys.executable, "-c", _FALLBACK, "--config", str(config)]
+    """`shelfsight gateway run --config FILE` through this interpreter."""
+    return [sys.executable, "-m", "shelfsight", "gateway", "run", "--config", str(config)]
 
 
 class GatewayProcesses:
