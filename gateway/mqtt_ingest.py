@@ -79,6 +79,7 @@ class MqttIngest:
         *,
         protocol: Protocol | str = Protocol.V311,
         reconnect_max_s: float = 5.0,
+        connack_timeout_s: float = 5.0,
     ) -> None:
         self.config = config
         self.pipeline = pipeline
@@ -86,6 +87,8 @@ class MqttIngest:
         self.store_id = store_id
         self.protocol = Protocol(protocol)
         self.reconnect_max_s = reconnect_max_s
+        self.connack_timeout_s = connack_timeout_s
+        self._connect_started = 0.0
         self.client_id = config.client_id or f"shelfsight-gateway-{store_id}"
         self._routes: list[tuple[str, PayloadDriver]] = []
         for driver in drivers:
@@ -279,6 +282,7 @@ class MqttIngest:
         while not self._stop.is_set():
             if self._client.socket() is None:
                 try:
+                    self._connect_started = time.monotonic()
                     self._connect()
                 except (OSError, ValueError) as exc:
                     self.last_error = str(exc)
@@ -288,6 +292,14 @@ class MqttIngest:
                     delay = min(delay * 2, self.reconnect_max_s)
                     continue
             rc = self._step()
+            if (
+                not self._connected.is_set()
+                and time.monotonic() - self._connect_started > self.connack_timeout_s
+            ):
+                self.last_error = "no CONNACK"
+                log.warning("MQTT: no CONNACK from %s:%d within %.1fs", self.config.host,
+                            self.config.port, self.connack_timeout_s)
+                rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
             if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
                 if self._connected.is_set():
                     delay = 0.1

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from gateway.config import MqttConfig
 from gateway.metrics import GatewayMetrics
-from gateway.mqtt_ingest import MqttIngest, subscription
+from gateway.mqtt_ingest import MqttIngest, Protocol, subscription
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
 from gateway.records import ReadSummaryRow
 from readers.config import ReaderConfig
 from readers.drivers.zebra import ZebraIotcDriver
+from shelfsight.embedded.broker import Broker, BrokerUnavailableError
 from shelfsight.testing.servers import MqttHandle
 from simulators.devices.json_faults import JsonFaultPlan
 from simulators.devices.mqtt_sim import ZebraFxSimulator
@@ -122,3 +123,40 @@ def test_unacked_messages_come_back_to_the_next_session(
 def test_shared_subscription_topic() -> None:
     assert subscription("zebra/+/data", "ingest") == "$share/ingest/zebra/+/data"
     assert subscription("zebra/+/data", None) == "zebra/+/data"
+
+
+def test_protocol_auto_speaks_5_to_mosquitto_and_falls_back_to_311_on_amqtt(
+    own_broker: Callable[..., Broker], tmp_path: Path
+) -> None:
+    brokers = [own_broker(prefer="amqtt")]
+    try:
+        brokers.append(own_broker(prefer="mosquitto"))
+    except BrokerUnavailableError:
+        pass
+    for broker in brokers:
+        outbox = Outbox(tmp_path / f"{broker.kind}.sqlite", 10**6)
+        metrics = GatewayMetrics("shop-1")
+        pipeline = Pipeline("shop-1", outbox, None, metrics, cycle_s=1.0, idle_s=0.3)
+        driver = ZebraIotcDriver(ReaderConfig(id="fx-9", driver="zebra_iotc"))
+        cfg = MqttConfig(host=broker.host, port=broker.port, client_id=f"gw-auto-{broker.kind}",
+                         username="gateway")  # amqtt keeps sessions only for named users
+        ingest = MqttIngest(cfg, [driver], pipeline, metrics, "shop-1", protocol=Protocol.AUTO)
+        pipeline.start()
+        ingest.start()
+        sim = ZebraFxSimulator(broker.host, broker.port, "fx-9", Scene.random(10, (1,)),
+                               reads_per_message=10)
+        try:
+            assert ingest.wait_connected(20), ingest.last_error
+            time.sleep(0.5)
+            expected = Protocol.V311 if broker.kind == "amqtt" else Protocol.AUTO
+            assert ingest.protocol is expected
+            sim.connect()
+            sim.run_cycles(2)
+            sim.quiesce()
+            assert wait_for(lambda: stored_reads(outbox) == sim.truth.reads_emitted)
+            assert wait_for(lambda: ingest.inflight == 0)
+        finally:
+            sim.close()
+            ingest.stop()
+            pipeline.stop()
+            outbox.close()
