@@ -239,11 +239,11 @@ def run_demo(config: str | None, minutes: float | None, state_dir: str) -> int:
 
 def _start_serial(plan: Any, broker: Any, missing: list[str]) -> tuple[list[Any], dict[str, str]]:
     try:
-        from shelfsight.demo_devices import DemoShopDevices
+        from simulators.store_devices import ShopDevices
     except ImportError as exc:
         missing.append(f"device simulators not available ({exc}): shops have no reads")
         return [], {}
-    shops = [DemoShopDevices(s, plan.gtins, broker.host, broker.port) for s in plan.shops]
+    shops = [ShopDevices(s, plan.gtins, broker.host, broker.port) for s in plan.shops]
     ports: dict[str, str] = {}
     for shop in shops:
         ports.update(shop.start_serial())
@@ -253,7 +253,7 @@ def _start_serial(plan: Any, broker: Any, missing: list[str]) -> tuple[list[Any]
 def _start_mqtt_and_ticker(shops: list[Any], missing: list[str]) -> Any:
     if not shops:
         return None
-    from shelfsight.demo_devices import ShopTicker
+    from simulators.store_devices import ShopTicker
 
     for shop in shops:
         shop.start_mqtt()

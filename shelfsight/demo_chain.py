@@ -16,24 +16,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from shelfsight.embedded.ports import free_port
+from simulators.store_devices import ReaderPlan
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 STORES_CSV = "stores-demo.csv"
 PRODUCTS_CSV = "products-demo.csv"
 MARKDOWN_LEAD_DAYS = 21
-
-
-@dataclass(frozen=True)
-class ReaderPlan:
-    """One simulated reader: its driver and which zone each antenna watches."""
-
-    reader_id: str
-    driver: str  # zebra_iotc, impinj_iot, mercury, r2000, tsl_ascii
-    zones: dict[int, str]
-
-    @property
-    def is_mqtt(self) -> bool:
-        return self.driver in ("zebra_iotc", "impinj_iot")
 
 
 @dataclass(frozen=True)

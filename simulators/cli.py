@@ -15,11 +15,17 @@ def store(
     config: Annotated[Path, typer.Option(help="Store config (TOML) naming the readers.")],
     minutes: Annotated[float | None, typer.Option(help="Stop after this long.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the scene.")] = 1,
+    items: Annotated[int, typer.Option(help="Items in the simulated shop.")] = 400,
+    write_config: Annotated[
+        Path | None, typer.Option(help="Write a copy of the config with the simulated ports here.")
+    ] = None,
 ) -> None:
     """Run a shop's devices on their real wire formats (ptys and MQTT)."""
     from simulators.store_cli import run_store
 
-    raise typer.Exit(run_store(config=config, minutes=minutes, seed=seed))
+    raise typer.Exit(
+        run_store(config=config, minutes=minutes, seed=seed, write_config=write_config, items=items)
+    )
 
 
 @simulate_app.command("chain")

@@ -1,4 +1,4 @@
-"""The demo shops' simulated devices, driven by a shop with ground truth.
+"""A shop's simulated devices, driven by a shop with ground truth (`simulate store`, the demo).
 
 Each shop is a `simulators.shop.ShopSim` (shoppers pick, try on, buy and leave; staff restock;
 deliveries arrive; a few items are stolen) stepped once a second in real time. Its items carry
@@ -16,12 +16,37 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from readers.epc import encode_sgtin
-from shelfsight.demo_chain import ReaderPlan, ShopPlan
 from simulators.devices.scene import Scene, TagInRange
 
 log = logging.getLogger(__name__)
 
 STEP_S = 1.0
+
+
+@dataclass(frozen=True)
+class ReaderPlan:
+    """One simulated reader: its driver and which zone each antenna watches."""
+
+    reader_id: str
+    driver: str  # zebra_iotc, impinj_iot, mercury, r2000, tsl_ascii
+    zones: dict[int, str]
+
+    @property
+    def is_mqtt(self) -> bool:
+        return self.driver in ("zebra_iotc", "impinj_iot")
+
+
+class ShopPlan(Protocol):
+    """What the devices need to know of a shop."""
+
+    @property
+    def store_id(self) -> str: ...
+    @property
+    def number(self) -> int: ...  # 1-based: EPC serial range and seed
+    @property
+    def items(self) -> int: ...
+    @property
+    def readers(self) -> tuple[ReaderPlan, ...]: ...
 
 
 class _Device(Protocol):
@@ -37,7 +62,7 @@ class _Running:
     port: str | None = None
 
 
-class DemoShopDevices:
+class ShopDevices:
     """One shop: its ShopSim and the devices that read it."""
 
     def __init__(self, shop: ShopPlan, gtins: tuple[str, ...], mqtt_host: str, mqtt_port: int) -> None:
@@ -145,6 +170,20 @@ class DemoShopDevices:
             running.thread.start()
             self._devices.append(running)
 
+    def ground_truth(self) -> dict[str, dict[str, int]]:
+        """Reader id -> what its device really emitted (reads emitted, corrupted, intact)."""
+        out: dict[str, dict[str, int]] = {}
+        for running in self._devices:
+            truth = getattr(running.device, "truth", None)
+            if truth is None:
+                continue
+            out[running.reader.reader_id] = {
+                "reads_emitted": int(truth.reads_emitted),
+                "reads_corrupted": int(truth.reads_corrupted),
+                "reads_intact": int(truth.reads_intact),
+            }
+        return out
+
     def stop(self) -> None:
         for running in self._devices:
             running.stop.set()
@@ -165,7 +204,7 @@ class DemoShopDevices:
 class ShopTicker:
     """Steps every shop once per STEP_S in a thread of its own."""
 
-    def __init__(self, shops: list[DemoShopDevices]) -> None:
+    def __init__(self, shops: list[ShopDevices]) -> None:
         self.shops = shops
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-shops", daemon=True)
