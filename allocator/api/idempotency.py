@@ -3,9 +3,9 @@
 The key row is inserted in the same transaction as the work it guards, so it commits with the
 work or not at all: a concurrent duplicate blocks on the row until the first commits, then
 replays it; a crash (5xx) leaves no key and the retry runs again. 4xx problems are stored and
-replayed too (the work itself rolled back to a savepoint). The same key with a different
-method, path or body is refused (422 `idempotency-key-reused`). Keys live `TTL_HOURS` hours,
-per API key.
+replayed too: the work's transaction rolls back, then the refusal is recorded on its own.
+The same key with a different method, path or body is refused (422 `idempotency-key-reused`).
+Keys live `TTL_HOURS` hours, per API key.
 """
 
 from __future__ import annotations
@@ -66,26 +66,47 @@ async def run(
             return Response(msgspec.json.encode(body), status_code=status, media_type=JSON)
         key = _check_key(idem_key)
         digest = request_hash(method, path, canonical_body)
-        async with conn.transaction():
-            cur = await conn.execute(
-                "INSERT INTO idempotency_keys (api_key_id, idem_key, method, path, request_hash)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                (api_key_id, key, method, path, digest),
-            )
-            if await cur.fetchone() is None:
-                return await _replay(conn, api_key_id, key, digest, instance)
-            try:
-                async with conn.transaction():
-                    status, body = await work(conn)
+        problem: ProblemError | None = None
+        try:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "INSERT INTO idempotency_keys (api_key_id, idem_key, method, path, request_hash)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                    (api_key_id, key, method, path, digest),
+                )
+                if await cur.fetchone() is None:
+                    return await _replay(conn, api_key_id, key, digest, instance)
+                status, body = await work(conn)
                 content, media = msgspec.json.encode(body), JSON
-            except ProblemError as problem:
-                status, content, media = problem.status, problem.render(instance), MEDIA_TYPE
-            await conn.execute(
-                "UPDATE idempotency_keys SET status = %s, content_type = %s, body = %s"
-                " WHERE api_key_id = %s AND idem_key = %s",
-                (status, media, content, api_key_id, key),
-            )
+                await _record(conn, api_key_id, key, status, media, content)
+        except ProblemError as exc:
+            if exc.type is ProblemType.IDEMPOTENCY_KEY_REUSED:
+                raise
+            problem = exc
+        if problem is not None:
+            # The work rolled back with its key row; record the refusal on its own, unless a
+            # concurrent duplicate got there first (then both callers see that answer).
+            status, content, media = problem.status, problem.render(instance), MEDIA_TYPE
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "INSERT INTO idempotency_keys (api_key_id, idem_key, method, path, request_hash,"
+                    " status, content_type, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING RETURNING 1",
+                    (api_key_id, key, method, path, digest, status, media, content),
+                )
+                if await cur.fetchone() is None:
+                    return await _replay(conn, api_key_id, key, digest, instance)
         return Response(content, status_code=status, media_type=media)
+
+
+async def _record(
+    conn: AsyncConnection[TupleRow], api_key_id: str, key: str, status: int, media: str, body: bytes
+) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET status = %s, content_type = %s, body = %s"
+        " WHERE api_key_id = %s AND idem_key = %s",
+        (status, media, body, api_key_id, key),
+    )
 
 
 async def _replay(

@@ -1,8 +1,9 @@
 """Allocations and their reservations in PostgreSQL (callers own the transaction).
 
-`reserve` calls `shelfsight_reserve` (see allocator/migrations): per node x GTIN it takes a
-transaction advisory lock in one global order, recounts availability and inserts only if every
-cell fits, so concurrent callers can never reserve more than is available.
+`allocate_once` calls `shelfsight_allocate` (allocator/migrations/0001): it locks the order row,
+then `shelfsight_reserve` takes a transaction advisory lock per node x GTIN in one global order,
+recounts availability and inserts only if every cell fits (so concurrent callers can never
+reserve more than is available), then the allocation and its lines are stored: one round trip.
 """
 
 from __future__ import annotations
@@ -41,95 +42,50 @@ def cells_of(decision: Decision) -> list[tuple[str, str, int]]:
     return [(n, g, q) for (n, g), q in merged.items()]
 
 
-async def reserve(
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one `shelfsight_allocate` call."""
+
+    created_at: datetime | None
+    shortages: list[Shortage]
+
+
+async def allocate_once(
     conn: AsyncConnection[TupleRow],
     allocation_id: uuid.UUID,
-    expires_at: datetime,
-    cells: list[tuple[str, str, int]],
-    protect: int,
-) -> list[Shortage]:
-    """Reserve all `cells` (node, gtin, qty) or none; the shortages when none."""
-    cur = await conn.execute(
-        "SELECT node_id, gtin, wanted, available FROM shelfsight_reserve(%s, %s, %s, %s, %s, %s)",
-        (
-            allocation_id,
-            expires_at,
-            [c[0] for c in cells],
-            [c[1] for c in cells],
-            [c[2] for c in cells],
-            protect,
-        ),
-    )
-    return [Shortage(str(n), str(g), int(w), int(a)) for n, g, w, a in await cur.fetchall()]
-
-
-async def lock_order(conn: AsyncConnection[TupleRow], order: Order) -> None:
-    """Upsert the order (locking its row until commit); 409 if it has an open allocation."""
-    cur = await conn.execute(
-        "WITH o AS ("
-        "  INSERT INTO orders (order_id, ship_lat, ship_lon, service_level, collect_shop, lines)"
-        "  VALUES (%s, %s, %s, %s, %s, %s)"
-        "  ON CONFLICT (order_id) DO UPDATE SET ship_lat = EXCLUDED.ship_lat,"
-        "    ship_lon = EXCLUDED.ship_lon, service_level = EXCLUDED.service_level,"
-        "    collect_shop = EXCLUDED.collect_shop, lines = EXCLUDED.lines"
-        "  RETURNING order_id)"
-        " SELECT a.allocation_id::text FROM o JOIN allocations a USING (order_id)"
-        "  WHERE a.status = ANY(%s) LIMIT 1",
-        (
-            order.id,
-            order.ship_lat,
-            order.ship_lon,
-            order.service_level.value,
-            order.collect_shop,
-            Jsonb([{"gtin": x.gtin, "qty": x.qty} for x in order.lines]),
-            list(OPEN_STATUSES),
-        ),
-    )
-    row = await cur.fetchone()
-    if row is not None:
-        raise ProblemError(
-            409,
-            ProblemType.ORDER_ALREADY_ALLOCATED,
-            f"order {order.id} already has the open allocation {row[0]}; cancel it first",
-            extra={"allocation_id": row[0]},
-        )
-
-
-async def store_allocation(
-    conn: AsyncConnection[TupleRow],
-    allocation_id: uuid.UUID,
+    order: Order,
     decision: Decision,
     expires_at: datetime,
-) -> datetime:
-    """Insert the allocation and its lines (after `reserve` succeeded); returns created_at."""
+    protect: int,
+) -> Attempt:
+    """Lock the order, reserve every cell and store the allocation, all or nothing (one call)."""
     a = decision.assignments
     cur = await conn.execute(
-        "WITH al AS ("
-        "  INSERT INTO allocations (allocation_id, order_id, status, policy, total_cost, decision,"
-        "    expires_at) VALUES (%s, %s, 'reserved', %s, %s, %s, %s) RETURNING created_at),"
-        " li AS ("
-        "  INSERT INTO allocation_lines (allocation_id, line_no, node_id, gtin, qty)"
-        "  SELECT %s, t.l, t.n, t.g, t.q FROM unnest(%s::int[], %s::text[], %s::text[], %s::int[])"
-        "    AS t (l, n, g, q))"
-        " SELECT created_at FROM al",
+        "SELECT outcome, node_id, gtin, wanted, available, info FROM shelfsight_allocate("
+        "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
-            allocation_id,
-            decision.order_id,
-            decision.policy,
-            decision.breakdown.total,
-            Jsonb(decision.to_json()),
-            expires_at,
-            allocation_id,
-            [x.line for x in a],
-            [x.node_id for x in a],
-            [x.gtin for x in a],
-            [x.qty for x in a],
+            allocation_id, expires_at, protect,
+            order.id, order.ship_lat, order.ship_lon, order.service_level.value, order.collect_shop,
+            Jsonb([{"gtin": x.gtin, "qty": x.qty} for x in order.lines]),
+            decision.policy, decision.breakdown.total, Jsonb(decision.to_json()),
+            [x.line for x in a], [x.node_id for x in a], [x.gtin for x in a], [x.qty for x in a],
         ),
     )
-    row = await cur.fetchone()
-    assert row is not None
-    created: datetime = row[0]
-    return created
+    rows = await cur.fetchall()
+    if rows and rows[0][0] == "order_open":
+        raise _order_open(order.id, str(rows[0][5]))
+    if rows and rows[0][0] == "reserved":
+        return Attempt(datetime.fromisoformat(str(rows[0][5])), [])
+    return Attempt(None, [Shortage(str(n), str(g), int(w), int(v)) for _, n, g, w, v, _ in rows])
+
+
+def _order_open(order_id: str, allocation_id: str) -> ProblemError:
+    return ProblemError(
+        409,
+        ProblemType.ORDER_ALREADY_ALLOCATED,
+        f"order {order_id} already has the open allocation {allocation_id}; cancel it first",
+        extra={"allocation_id": allocation_id},
+    )
 
 
 def _dt(value: datetime | None) -> str | None:

@@ -101,8 +101,6 @@ async def allocate(
 ) -> AllocationResult:
     """Run inside the caller's transaction; raises ProblemError for 4xx outcomes."""
     order = to_order(body)
-    if not dry_run:
-        await reservations.lock_order(conn, order)
     allocation_id = uuid.uuid4()
     for attempt in range(1, ATTEMPTS + 1):
         snap = await _snapshot(conn, caches, order, costs)
@@ -116,11 +114,13 @@ async def allocate(
             return AllocationResult(body_out, Outcome.DRY_RUN, attempt)
         expires = datetime.now(UTC) + timedelta(seconds=reservation.ttl_s)
         cells = reservations.cells_of(decision)
-        short = await reservations.reserve(conn, allocation_id, expires, cells, costs.protection_units)
-        if short:
-            log.debug("order %s attempt %d short at %s", order.id, attempt, short)
+        done = await reservations.allocate_once(
+            conn, allocation_id, order, decision, expires, costs.protection_units
+        )
+        if done.created_at is None:
+            log.debug("order %s attempt %d short at %s", order.id, attempt, done.shortages)
             continue
-        created = await reservations.store_allocation(conn, allocation_id, decision, expires)
+        created = done.created_at
         res = [
             {"node_id": n, "gtin": g, "qty": q, "picked": 0, "status": "active",
              "expires_at": expires.isoformat()}

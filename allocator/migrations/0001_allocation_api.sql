@@ -173,6 +173,50 @@ BEGIN
     RETURN;
 END $$;
 
+-- One allocation in one call (the API's hot path): upsert the order and lock its row (refusing
+-- when it already has an open allocation), reserve every cell (shelfsight_reserve), and store the
+-- allocation with its lines. Returns one row: ('reserved', ..., info = created_at), or
+-- ('order_open', ..., info = the open allocation's id), or one ('short', node, gtin, wanted,
+-- available) row per cell that does not fit (nothing reserved or stored then).
+CREATE FUNCTION shelfsight_allocate(
+    p_allocation uuid, p_expires timestamptz, p_protect int,
+    p_order text, p_ship_lat double precision, p_ship_lon double precision, p_service text,
+    p_collect text, p_order_lines jsonb, p_policy text, p_total double precision, p_decision jsonb,
+    p_line_nos int[], p_nodes text[], p_gtins text[], p_qtys int[]
+) RETURNS TABLE (outcome text, node_id text, gtin text, wanted int, available int, info text)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    v_open uuid;
+    v_short int;
+BEGIN
+    INSERT INTO orders (order_id, ship_lat, ship_lon, service_level, collect_shop, lines)
+    VALUES (p_order, p_ship_lat, p_ship_lon, p_service, p_collect, p_order_lines)
+    ON CONFLICT (order_id) DO UPDATE SET ship_lat = EXCLUDED.ship_lat,
+        ship_lon = EXCLUDED.ship_lon, service_level = EXCLUDED.service_level,
+        collect_shop = EXCLUDED.collect_shop, lines = EXCLUDED.lines;
+    SELECT a.allocation_id INTO v_open FROM allocations a
+     WHERE a.order_id = p_order AND a.status IN ('reserved', 'picking') LIMIT 1;
+    IF v_open IS NOT NULL THEN
+        RETURN QUERY SELECT 'order_open'::text, NULL::text, NULL::text, 0, 0, v_open::text;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT 'short'::text, r.node_id, r.gtin, r.wanted, r.available, NULL::text
+                   FROM shelfsight_reserve(p_allocation, p_expires, p_nodes, p_gtins, p_qtys,
+                                           p_protect) r;
+    GET DIAGNOSTICS v_short = ROW_COUNT;
+    IF v_short > 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO allocations (allocation_id, order_id, status, policy, total_cost, decision,
+                             expires_at)
+    VALUES (p_allocation, p_order, 'reserved', p_policy, p_total, p_decision, p_expires);
+    INSERT INTO allocation_lines (allocation_id, line_no, node_id, gtin, qty)
+    SELECT p_allocation, t.l, t.n, t.g, t.q FROM unnest(p_line_nos, p_nodes, p_gtins, p_qtys)
+        AS t (l, n, g, q);
+    RETURN QUERY SELECT 'reserved'::text, NULL::text, NULL::text, 0, 0, now()::text;
+END $$;
+
 -- Relabel lapsed reservations (and allocations with nothing left open); returns rows relabelled.
 CREATE FUNCTION shelfsight_expire_reservations() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
