@@ -29,13 +29,18 @@ class ApiState:
         return self.caches.nodes
 
 
-def get_state(request: Request) -> ApiState:
+def state_of(request: Request) -> ApiState:
     state: ApiState = request.app.state.shelfsight
     return state
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
-    pool = get_state(request).pool
+# Dependencies are `async def`: FastAPI runs plain `def` dependencies in a thread pool.
+async def get_state(request: Request) -> ApiState:
+    return state_of(request)
+
+
+async def get_pool(request: Request) -> AsyncConnectionPool:
+    pool = state_of(request).pool
     if pool is None:
         raise ProblemError(503, ProblemType.UNAVAILABLE, "database pool not open")
     return pool
@@ -51,7 +56,7 @@ async def get_principal(
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
     token = api_key or (bearer.credentials if bearer is not None else None)
-    return await get_state(request).keys.verify(get_pool(request), token)
+    return await state_of(request).keys.verify(await get_pool(request), token)
 
 
 State = Annotated[ApiState, Depends(get_state)]

@@ -119,7 +119,14 @@ class CheapestNodePolicy:
         )
 
 
+_RESOLVED: dict[str, Policy] = {}
+
+
 def decide(
     order: Order, snapshot: StockSnapshot, costs: CostConfig, policy: str = DEFAULT_POLICY
 ) -> Decision:
-    return resolve(policy).decide(order, snapshot, costs)
+    """Decide with `policy` (resolved once per process)."""
+    found = _RESOLVED.get(policy)
+    if found is None:
+        found = _RESOLVED[policy] = resolve(policy)
+    return found.decide(order, snapshot, costs)
