@@ -213,16 +213,26 @@ def build_snapshot(
     """The columnar snapshot for `gtins` (all in `products`) across `nodes` (pure)."""
     day = today or datetime.now(UTC).date()
     n, g = len(nodes), len(gtins)
-    avail = np.zeros((n, g), dtype=np.int64)
+    row = {node.id: i for i, node in enumerate(nodes)}
+    col = {x: j for j, x in enumerate(gtins)}
+    units = np.zeros((n, g), dtype=np.int64)
+    reserved = np.zeros((n, g), dtype=np.int64)
+    sales = np.zeros((n, g), dtype=np.float64)
     conf = np.full((n, g), DEFAULT_CONFIDENCE, dtype=np.float64)
-    vel = np.zeros((n, g), dtype=np.float64)
-    for i, node in enumerate(nodes):
-        shop = node.kind is NodeKind.SHOP
-        for j, gtin in enumerate(gtins):
-            key = (node.id, gtin)
-            avail[i, j] = available(cells.units.get(key, 0), cells.reserved.get(key, 0), shop, costs)
-            conf[i, j] = min(max(cells.confidence.get(key, DEFAULT_CONFIDENCE), 0.0), 1.0)
-            vel[i, j] = velocity(sold.get(key, 0), shop, costs)
+    for source, target in ((cells.units, units), (cells.reserved, reserved), (sold, sales)):
+        for (node_id, gtin), value in source.items():
+            i, j = row.get(node_id), col.get(gtin)
+            if i is not None and j is not None:
+                target[i, j] = value
+    for (node_id, gtin), c in cells.confidence.items():
+        i, j = row.get(node_id), col.get(gtin)
+        if i is not None and j is not None:
+            conf[i, j] = min(max(c, 0.0), 1.0)
+    is_shop = np.array([node.kind is NodeKind.SHOP for node in nodes], dtype=np.bool_)[:, None]
+    protect = np.where(is_shop, costs.protection_units, 0)
+    avail = np.maximum(units - reserved - protect, 0)
+    prior = costs.new_item_velocity_prior
+    vel = np.where(is_shop, (sales + prior * PRIOR_DAYS) / (VELOCITY_DAYS + PRIOR_DAYS), prior)
     info = [products[x] for x in gtins]
     to_md = np.array([p.days_to_markdown(day) for p in info], dtype=object)
     has_md = np.array([d is not None for d in to_md], dtype=np.bool_)
