@@ -172,7 +172,7 @@ class Pipeline:
         self.cycle_ns = round(cycle_s * NS)
         self.lateness_ns = round(lateness_s * NS)
         self.flush_interval_s = flush_interval_s
-        self.idle_ns = round((idle_s if idle_s is not None else cycle_s + lateness_s + 2.0) * NS)
+        self.idle_ns = round((idle_s if idle_s is not None else cycle_s + lateness_s + 1.0) * NS)
         self.state_refresh_ns = round(state_refresh_s * NS)
         self.quarantine = quarantine
         self.clock = clock

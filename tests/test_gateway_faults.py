@@ -48,7 +48,7 @@ def test_postgres_stopped_mid_stream(
         sim.run_cycles(3)
         sim.quiesce()
         assert wait_for(lambda: db_reads(pg_migrated_dsn) > 0)
-        pg.server.stop()
+        pg.server.kill()  # immediate shutdown: a crash, no checkpoint
         try:
             for _ in range(4):
                 sim.run_cycles(1)
@@ -179,7 +179,7 @@ def test_outbox_full(
                        client_id=f"gw-full-{policy}", outbox_rows=120, policy=policy)
     gw = ThreadDaemon(cfg).start()
     sim = zebra(mqtt_broker.host, mqtt_broker.port, tags=30)
-    pg.server.stop()
+    pg.server.kill()  # immediate shutdown: a crash, no checkpoint
     try:
         for _ in range(16):
             sim.run_cycles(1)
