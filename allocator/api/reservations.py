@@ -55,6 +55,7 @@ async def allocate_once(
     allocation_id: uuid.UUID,
     order: Order,
     decision: Decision,
+    decision_json: dict[str, Any],
     expires_at: datetime,
     protect: int,
 ) -> Attempt:
@@ -67,7 +68,7 @@ async def allocate_once(
             allocation_id, expires_at, protect,
             order.id, order.ship_lat, order.ship_lon, order.service_level.value, order.collect_shop,
             Jsonb([{"gtin": x.gtin, "qty": x.qty} for x in order.lines]),
-            decision.policy, decision.breakdown.total, Jsonb(decision.to_json()),
+            decision.policy, decision.breakdown.total, Jsonb(decision_json),
             [x.line for x in a], [x.node_id for x in a], [x.gtin for x in a], [x.qty for x in a],
         ),
     )

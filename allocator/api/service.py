@@ -114,8 +114,9 @@ async def allocate(
             return AllocationResult(body_out, Outcome.DRY_RUN, attempt)
         expires = datetime.now(UTC) + timedelta(seconds=reservation.ttl_s)
         cells = reservations.cells_of(decision)
+        decision_json = decision.to_json()
         done = await reservations.allocate_once(
-            conn, allocation_id, order, decision, expires, costs.protection_units
+            conn, allocation_id, order, decision, decision_json, expires, costs.protection_units
         )
         if done.created_at is None:
             log.debug("order %s attempt %d short at %s", order.id, attempt, done.shortages)
@@ -127,7 +128,7 @@ async def allocate(
             for n, g, q in sorted(cells)
         ]
         body_out = reservations.allocation_body(
-            str(allocation_id), order.id, "reserved", decision.policy, decision.to_json(), res,
+            str(allocation_id), order.id, "reserved", decision.policy, decision_json, res,
             created, expires,
         )
         return AllocationResult(body_out, Outcome.RESERVED, attempt)
