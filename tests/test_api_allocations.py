@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -12,11 +13,14 @@ from api_fixtures import (
     UNKNOWN,
     ApiClient,
     Chain,
+    api_settings,
     auth,
     make_chain,
     open_client,
     order,
 )
+
+from allocator.api.app import create_app
 
 
 @pytest.fixture
@@ -163,3 +167,24 @@ def test_health_ready_metrics(client: ApiClient, chain: Chain) -> None:
     text = client.get("/metrics").text
     assert 'shelfsight_allocations_total{outcome="dry_run"} 1.0' in text
     assert "shelfsight_allocation_seconds_bucket" in text
+
+
+def test_background_sweep_marks_lapsed_reservations(chain: Chain) -> None:
+
+
+    app = create_app(api_settings(chain.dsn), sweep_interval_s=0.1)
+    with ApiClient(app) as c:
+        r = c.post("/v1/allocations", json=order("sw", (SLOW, 1)), headers=auth(chain.keys["oms"]))
+        assert r.status_code == 201
+        with psycopg.connect(chain.dsn) as conn:
+            conn.execute("UPDATE reservations SET expires_at = now() - interval '1 s'")
+            conn.execute("UPDATE allocations SET expires_at = now() - interval '1 s'")
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline:
+            status = c.get(f"/v1/allocations/{r.json()['allocation_id']}",
+                           headers=auth(chain.keys["oms"])).json()["status"]
+            if status == "expired":
+                break
+            time.sleep(0.05)
+        assert status == "expired"
