@@ -221,7 +221,7 @@ def _copy_ceiling(dsn: str, rows: int) -> float:
 
 
 def run(seconds: float = 20.0, readers: int = 4, tags_per_reader: int = 2000,
-        reads_per_message: int = 500, rate: float = 150_000.0, durable_db: bool = True,
+        reads_per_message: int = 500, rate: float = 200_000.0, durable_db: bool = True,
         ) -> dict[str, Any]:
     """`durable_db`: fsync and full-page writes on (as in production; the embedded test server
     starts with them off), which is what a per-row-commit bridge pays for."""
