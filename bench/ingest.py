@@ -37,15 +37,13 @@ from shelfsight.db import migrate
 from shelfsight.embedded.broker import start_broker
 from shelfsight.embedded.postgres import PostgresServer
 
-RUN_DAEMON = (
-    "import sys, typer\n"
-    "from gateway.run_cli import register\n"
-    "app = typer.Typer()\n"
-    "register(app)\n"
-    "@app.command('noop')\n"
-    "def _noop() -> None: ...\n"
-    "app(['run', *sys.argv[1:]])\n"
-)
+
+def gateway_command() -> list[str]:
+    """`shelfsight gateway run` of this interpreter's environment."""
+    script = Path(sys.executable).with_name("shelfsight")
+    if script.exists():
+        return [str(script), "gateway", "run"]
+    return [sys.executable, "-c", "from shelfsight.cli import main; main()", "gateway", "run"]
 _SEQ = 987654321987
 _TS = "2000-01-01T00:00:00.000+0000"
 
@@ -241,7 +239,7 @@ def run(seconds: float = 20.0, readers: int = 4, tags_per_reader: int = 2000,
         cfg = _config(tmp, dsn, broker.host, broker.port, readers)
         log = tmp / "gateway.log"
         with log.open("wb") as fh:
-            proc = subprocess.Popen([sys.executable, "-c", RUN_DAEMON, "--config", str(cfg),
+            proc = subprocess.Popen([*gateway_command(), "--config", str(cfg),
                                      "--log-level", "WARNING"], stdout=fh, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -15,15 +15,13 @@ import psycopg
 from gateway.daemon import Daemon, DaemonOptions
 from shelfsight.settings import StoreSettings, load_settings
 
-RUN_DAEMON = (
-    "import sys, typer\n"
-    "from gateway.run_cli import register\n"
-    "app = typer.Typer()\n"
-    "register(app)\n"
-    "@app.command('noop')\n"
-    "def _noop() -> None: ...\n"
-    "app(['run', *sys.argv[1:]])\n"
-)
+
+def gateway_command() -> list[str]:
+    """`shelfsight gateway run` of this interpreter's environment."""
+    script = Path(sys.executable).with_name("shelfsight")
+    if script.exists():
+        return [str(script), "gateway", "run"]
+    return [sys.executable, "-c", "from shelfsight.cli import main; main()", "gateway", "run"]
 
 
 def write_config(
@@ -112,7 +110,7 @@ def spawn_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SHELFSIGHT_LOG_LEVEL": "INFO"}
     with log.open("ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-c", RUN_DAEMON, "--config", str(config)],
+            [*gateway_command(), "--config", str(config)],
             stdout=fh, stderr=subprocess.STDOUT, env=env,
         )
 
