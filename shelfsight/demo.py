@@ -77,12 +77,8 @@ class _ApiServer:
 
 def _build_app(settings: Any) -> Any:
     from allocator.api.app import create_app
-    from allocator.dashboard import mount_dashboard
 
-    app = create_app(settings)
-    if not any(getattr(r, "path", "") == "/v1/dashboard/summary" for r in app.routes):
-        mount_dashboard(app)
-    return app
+    return create_app(settings)  # the dashboard comes with the API
 
 
 def _load_settings(config: str | None) -> Any:

@@ -48,6 +48,10 @@ def _cases(alloc: str, shop: str, epc: str) -> list[Case]:
              frozenset({"admin", "oms", f"store:{shop}"})),
         Case("GET", "/v1/shops/{shop_id}/epcis", f"/v1/shops/{shop}/epcis",
              frozenset({"admin", "oms", f"store:{shop}"})),
+        *(
+            Case("GET", f"/v1/dashboard/{name}", f"/v1/dashboard/{name}", frozenset({"admin", "oms"}))
+            for name in ("summary", "stock", "slow-movers", "decisions", "products")
+        ),
         Case("GET", "/healthz", "/healthz", open_),
         Case("GET", "/readyz", "/readyz", open_),
         Case("GET", "/metrics", "/metrics", open_),

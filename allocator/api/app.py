@@ -21,6 +21,7 @@ from allocator.api.metrics import build_metrics
 from allocator.api.routes_allocations import router as allocations_router
 from allocator.api.routes_ops import router as ops_router
 from allocator.api.routes_stock import router as stock_router
+from allocator.dashboard import mount_dashboard
 from shelfsight.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -96,4 +97,5 @@ def create_app(
     app.include_router(allocations_router)
     app.include_router(stock_router)
     app.include_router(ops_router)
+    mount_dashboard(app)
     return app
