@@ -28,24 +28,18 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
-
-import numpy as np
 
 from gateway.metrics import GatewayMetrics
 from gateway.outbox import PutResult, PutStatus
-from gateway.presence import Cleaner, TagEvent, TagStatus
-from gateway.records import ReadSummaryRow, Record, TagEventRow, TagStateRow
+from gateway.presence import Cleaner, TagEvent
+from gateway.record_builder import NS, RecordBuilder
+from gateway.records import ReadSummaryRow, Record
 from gateway.summaries import Summaries, SummaryAccumulator
 from readers.batch import ReadBatch
 from readers.driver import InputError
-from readers.epc import EpcError, decode_epc, gtin_serial_of
 
 log = logging.getLogger(__name__)
-
-NS = 1_000_000_000
-_NOT_SGTIN = "not_sgtin"
 
 
 class RecordOutbox(Protocol):
@@ -89,52 +83,6 @@ class PipelineCounters:
     quarantined: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass(frozen=True)
-class _Identity:
-    gtin: str | None
-    serial: str | None
-    reason: str | None  # why it has no GTIN (None: a valid SGTIN)
-
-
-def _dt(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / NS, tz=UTC)
-
-
-class EpcIdentities:
-    """EPC → (GTIN, serial) with a reason for the rest; cached, bounded."""
-
-    def __init__(self, capacity: int = 1_000_000) -> None:
-        self.capacity = capacity
-        self._cache: dict[bytes, _Identity] = {}
-
-    def of(self, epc: bytes) -> _Identity:
-        ident = self._cache.get(epc)
-        if ident is None:
-            if len(self._cache) >= self.capacity:
-                self._cache.clear()
-            pair = gtin_serial_of(epc)
-            if pair is not None:
-                ident = _Identity(pair[0], pair[1], None)
-            else:
-                try:
-                    decode_epc(epc)
-                    reason = _NOT_SGTIN  # a valid EPC of another scheme (SSCC, GRAI, ...)
-                except EpcError as exc:
-                    reason = exc.reason.value
-                ident = _Identity(None, None, reason)
-            self._cache[epc] = ident
-        return ident
-
-    def bad_reads(self, epcs: list[bytes]) -> Counter[str]:
-        """Reads per rejection reason among `epcs` (EPCs are kept raw, never dropped)."""
-        out: Counter[str] = Counter()
-        bad = {e: r for e in dict.fromkeys(epcs) if (r := self.of(e).reason) is not None}
-        if bad:
-            for epc, n in Counter(e for e in epcs if e in bad).items():
-                out[bad[epc]] += n
-        return out
-
-
 @dataclass
 class _PendingAck:
     cycle: int  # acknowledge once every cycle up to this one was flushed
@@ -173,13 +121,9 @@ class Pipeline:
         self.lateness_ns = round(lateness_s * NS)
         self.flush_interval_s = flush_interval_s
         self.idle_ns = round((idle_s if idle_s is not None else cycle_s + lateness_s + 1.0) * NS)
-        self.state_refresh_ns = round(state_refresh_s * NS)
         self.quarantine = quarantine
         self.clock = clock
         self.put_timeout_s = put_timeout_s
-        # Several gateways on one shared subscription summarise the same reader's cycles: each
-        # shifts its cycle_start by its own microseconds so their summary keys never collide.
-        self.key_slot_ns = key_slot_us * 1000
         # Two accumulators: inputs the broker would resend, and inputs that cannot be resent.
         self._acc = {
             True: SummaryAccumulator(cycle_s, lateness_s),
@@ -188,11 +132,8 @@ class Pipeline:
         self._flushed_below: dict[bool, int | None] = {True: None, False: None}
         self._acks: deque[_PendingAck] = deque()
         self._events: list[TagEvent] = []
-        self._ids = EpcIdentities()
-        self._picked = set(picked)
-        self._emitted: dict[bytes, tuple[str, str | None, int]] = {}
-        self._state_version = 0
-        self._last_refresh_ns = clock()
+        self.builder = RecordBuilder(store_id, clock, key_slot_us=key_slot_us,
+                                     state_refresh_s=state_refresh_s, picked=picked)
         self._watermark: int | None = None
         self._last_data_wall = clock()
         self._last_flush = time.monotonic()
@@ -291,7 +232,7 @@ class Pipeline:
             if n:
                 c.reads += n
                 m.count_reads(batch.reader, n)
-                bad = self._ids.bad_reads(batch.epc.tolist())
+                bad = self.builder.ids.bad_reads(batch.epc.tolist())
                 for reason, k in bad.items():
                     c.bad_epc[reason] += k
                     m.bad_epcs.labels(self.store_id, reason).inc(k)
@@ -355,77 +296,22 @@ class Pipeline:
 
     # -- records ----------------------------------------------------------------------------
     def _records(self, parts: list[Summaries], force_states: bool) -> list[Record]:
-        out: list[Record] = []
         store = self.store_id
+        out: list[Record] = []
         for s in parts:
-            if not len(s):
-                continue
-            rssi = s.peak_rssi.astype(np.float64)
-            for cs, rd, a, e, f, la, cnt, pk in zip(
-                s.cycle_start_ns.tolist(), s.reader.tolist(), s.antenna.tolist(), s.epc.tolist(),
-                s.first_ns.tolist(), s.last_ns.tolist(), s.count.tolist(), rssi.tolist(),
-                strict=True,
-            ):
-                out.append(ReadSummaryRow(
-                    store, rd, a, e, _dt(cs + self.key_slot_ns), _dt(f), _dt(la), cnt,
-                    None if pk != pk else pk,
-                ))
-            self.counters.summary_rows += len(s)
+            out.extend(self.builder.summaries(s))
+        self.counters.summary_rows += len(out)
         self.metrics.summary_rows.labels(store).inc(len(out))
         events, self._events = self._events, []
-        changed: set[bytes] = set()
+        rows, changed = self.builder.events(events)
+        out.extend(rows)
         for ev in events:
-            ident = self._ids.of(ev.epc)
-            out.append(TagEventRow(
-                store, ev.epc, ev.seq, _dt(ev.time_ns), ev.kind.value, ev.zone, ev.from_zone,
-                ident.gtin, ident.serial,
-            ))
             self.metrics.events.labels(store, ev.kind.value).inc()
-            changed.add(ev.epc)
-            if ev.kind.value == "arrived":
-                self._picked.discard(ev.epc)  # a picked item read again is back in stock
         self.counters.events += len(events)
-        out.extend(self._states(changed, force_states))
-        return out
-
-    def _states(self, changed: set[bytes], force: bool) -> list[TagStateRow]:
-        """State rows of items with events, and (every state_refresh_s) of any changed item."""
-        if self.cleaner is None:
-            return []
-        wall = self.clock()
-        refresh = force or wall - self._last_refresh_ns >= self.state_refresh_ns
-        if not changed and not refresh:
-            return []
-        if refresh:
-            self._last_refresh_ns = wall
-        cols = self.cleaner.columns()
-        # A version that only grows (also across restarts): the sink applies newer rows only.
-        self._state_version = max(self._state_version + 1, wall // 1000, self.cleaner.last_seq)
-        version = self._state_version
-        updated = _dt(wall)
-        names = cols.zone_names
-        out: list[TagStateRow] = []
-        for i, epc in enumerate(cols.epc):
-            status = TagStatus(_STATUS_NAMES[int(cols.status[i])])
-            if status is TagStatus.UNKNOWN or epc in self._picked:
-                continue
-            zi = int(cols.zone[i])
-            zone = None if zi < 0 else names[zi]
-            seen = int(cols.last_seen_ns[i])
-            key = (status.value, zone, seen)
-            if epc not in changed and self._emitted.get(epc) == key:
-                continue
-            if epc not in changed and not refresh:
-                continue
-            self._emitted[epc] = key
-            ident = self._ids.of(epc)
-            conf = float(np.clip(cols.confidence[i], 0.0, 1.0))
-            out.append(TagStateRow(
-                epc=epc, store_id=self.store_id, status=status.value, last_seen=_dt(seen),
-                last_seq=version, updated_at=updated, gtin=ident.gtin, serial=ident.serial,
-                zone=zone, read_rate=float(max(cols.read_rate[i], 0.0)), confidence=conf,
-            ))
-        self.counters.states += len(out)
+        if self.cleaner is not None:
+            states = self.builder.states(self.cleaner, changed, force_states)
+            self.counters.states += len(states)
+            out.extend(states)
         return out
 
     def _put(self, records: list[Record]) -> bool:
@@ -467,5 +353,3 @@ class Pipeline:
     def pending_acks(self) -> int:
         return len(self._acks)
 
-
-_STATUS_NAMES = {0: "unknown", 1: "present", 2: "missing", 3: "departed", 4: "sold"}

@@ -11,9 +11,10 @@ import pytest
 from gateway.config import CleaningConfig, FullPolicy
 from gateway.metrics import GatewayMetrics
 from gateway.outbox import Outbox
-from gateway.pipeline import EpcIdentities, Pipeline, Work
+from gateway.pipeline import Pipeline, Work
 from gateway.presence import Cleaner
 from gateway.quarantine import QuarantineLog
+from gateway.record_builder import EpcIdentities
 from gateway.records import ReadSummaryRow, TagEventRow, TagStateRow
 from readers.batch import ReadBatch
 from readers.driver import InputError, InputErrorReason

@@ -1,0 +1,161 @@
+"""Outbox records from the pipeline's outputs: read summaries, presence events, item states.
+
+Pure (no I/O; the clock is given). EPCs are decoded to (GTIN, serial) once and cached; EPCs that
+are not SGTINs are kept raw (no GTIN) and their reads counted by reason.
+
+`tag_state.last_seq` is a state *version* that only grows, also across restarts (the larger of
+the previous version + 1, the wall clock in microseconds and the cleaner's event sequence): the
+sink applies a state row only when its version is newer. Picked items (restored from
+`tag_state`) get no state row until they are read again (an `arrived` event).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from gateway.presence import Cleaner, TagEvent, TagStatus
+from gateway.records import ReadSummaryRow, TagEventRow, TagStateRow
+from gateway.summaries import Summaries
+from readers.epc import EpcError, decode_epc, gtin_serial_of
+
+NS = 1_000_000_000
+_NOT_SGTIN = "not_sgtin"
+_STATUS_NAMES = {0: "unknown", 1: "present", 2: "missing", 3: "departed", 4: "sold"}
+
+
+def to_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / NS, tz=UTC)
+
+
+@dataclass(frozen=True)
+class _Identity:
+    gtin: str | None
+    serial: str | None
+    reason: str | None  # why it has no GTIN (None: a valid SGTIN)
+
+
+class EpcIdentities:
+    """EPC → (GTIN, serial) with a reason for the rest; cached, bounded."""
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self._cache: dict[bytes, _Identity] = {}
+
+    def of(self, epc: bytes) -> _Identity:
+        ident = self._cache.get(epc)
+        if ident is None:
+            if len(self._cache) >= self.capacity:
+                self._cache.clear()
+            pair = gtin_serial_of(epc)
+            if pair is not None:
+                ident = _Identity(pair[0], pair[1], None)
+            else:
+                try:
+                    decode_epc(epc)
+                    reason = _NOT_SGTIN  # a valid EPC of another scheme (SSCC, GRAI, ...)
+                except EpcError as exc:
+                    reason = exc.reason.value
+                ident = _Identity(None, None, reason)
+            self._cache[epc] = ident
+        return ident
+
+    def bad_reads(self, epcs: list[bytes]) -> Counter[str]:
+        """Reads per rejection reason among `epcs` (EPCs are kept raw, never dropped)."""
+        out: Counter[str] = Counter()
+        bad = {e: r for e in dict.fromkeys(epcs) if (r := self.of(e).reason) is not None}
+        if bad:
+            for epc, n in Counter(e for e in epcs if e in bad).items():
+                out[bad[epc]] += n
+        return out
+
+
+class RecordBuilder:
+    """Turns summaries, events and the cleaner's state into outbox records for one store."""
+
+    def __init__(
+        self,
+        store_id: str,
+        clock: Callable[[], int],
+        *,
+        key_slot_us: int = 0,
+        state_refresh_s: float = 10.0,
+        picked: Iterable[bytes] = (),
+    ) -> None:
+        self.store_id = store_id
+        self.clock = clock
+        # Several gateways on one shared subscription summarise the same reader's cycles: each
+        # shifts its cycle_start by its own microseconds so their summary keys never collide.
+        self.key_slot_ns = key_slot_us * 1000
+        self.state_refresh_ns = round(state_refresh_s * NS)
+        self.ids = EpcIdentities()
+        self.picked = set(picked)
+        self._emitted: dict[bytes, tuple[str, str | None, int]] = {}
+        self._version = 0
+        self._last_refresh_ns = clock()
+
+    def summaries(self, s: Summaries) -> list[ReadSummaryRow]:
+        if not len(s):
+            return []
+        store, slot = self.store_id, self.key_slot_ns
+        rssi = s.peak_rssi.astype(np.float64)
+        return [
+            ReadSummaryRow(store, rd, a, e, to_datetime(cs + slot), to_datetime(f), to_datetime(la),
+                           cnt, None if pk != pk else pk)
+            for cs, rd, a, e, f, la, cnt, pk in zip(
+                s.cycle_start_ns.tolist(), s.reader.tolist(), s.antenna.tolist(), s.epc.tolist(),
+                s.first_ns.tolist(), s.last_ns.tolist(), s.count.tolist(), rssi.tolist(),
+                strict=True,
+            )
+        ]
+
+    def events(self, events: Sequence[TagEvent]) -> tuple[list[TagEventRow], set[bytes]]:
+        """Event rows, and the EPCs whose state changed."""
+        out: list[TagEventRow] = []
+        changed: set[bytes] = set()
+        for ev in events:
+            ident = self.ids.of(ev.epc)
+            out.append(TagEventRow(
+                self.store_id, ev.epc, ev.seq, to_datetime(ev.time_ns), ev.kind.value, ev.zone,
+                ev.from_zone, ident.gtin, ident.serial,
+            ))
+            changed.add(ev.epc)
+            if ev.kind.value == "arrived":
+                self.picked.discard(ev.epc)  # a picked item read again is back in stock
+        return out, changed
+
+    def states(self, cleaner: Cleaner, changed: set[bytes], force: bool) -> list[TagStateRow]:
+        """State rows of items with events, and (every state_refresh_s) of any changed item."""
+        wall = self.clock()
+        refresh = force or wall - self._last_refresh_ns >= self.state_refresh_ns
+        if not changed and not refresh:
+            return []
+        if refresh:
+            self._last_refresh_ns = wall
+        cols = cleaner.columns()
+        self._version = max(self._version + 1, wall // 1000, cleaner.last_seq)
+        version, updated, names = self._version, to_datetime(wall), cols.zone_names
+        out: list[TagStateRow] = []
+        for i, epc in enumerate(cols.epc):
+            status = TagStatus(_STATUS_NAMES[int(cols.status[i])])
+            if status is TagStatus.UNKNOWN or epc in self.picked:
+                continue
+            zi = int(cols.zone[i])
+            zone = None if zi < 0 else names[zi]
+            seen = int(cols.last_seen_ns[i])
+            key = (status.value, zone, seen)
+            if epc not in changed and (not refresh or self._emitted.get(epc) == key):
+                continue
+            self._emitted[epc] = key
+            ident = self.ids.of(epc)
+            out.append(TagStateRow(
+                epc=epc, store_id=self.store_id, status=status.value, last_seen=to_datetime(seen),
+                last_seq=version, updated_at=updated, gtin=ident.gtin, serial=ident.serial,
+                zone=zone, read_rate=float(max(cols.read_rate[i], 0.0)),
+                confidence=float(np.clip(cols.confidence[i], 0.0, 1.0)),
+            ))
+        return out
