@@ -72,6 +72,9 @@ def create_app(
                 max_size=settings.database.pool_max,
                 open=False,
                 name="shelfsight-api",
+                # Autocommit: the allocation path is one statement per transaction (no BEGIN /
+                # COMMIT round trips); multi-statement writes open `conn.transaction()`.
+                kwargs={"autocommit": True},
             )
             await owned.open(wait=False)
             state.pool = owned

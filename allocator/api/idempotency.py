@@ -6,18 +6,25 @@ replays it; a crash (5xx) leaves no key and the retry runs again. 4xx problems a
 replayed too: the work's transaction rolls back, then the refusal is recorded on its own.
 The same key with a different method, path or body is refused (422 `idempotency-key-reused`).
 Keys live `TTL_HOURS` hours, per API key.
+
+The allocation hot path does not use `run`: `shelfsight_allocate_keyed` (migration 0002) writes
+the key row with the answer in the same autocommit call as the reservation, and a refusal is
+recorded with `record_problem`; `Guard` carries what both need.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from fastapi.responses import Response
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,7 +43,7 @@ def request_hash(method: str, path: str, body: bytes) -> bytes:
     return hashlib.sha256(b"\0".join((method.encode(), path.encode(), body))).digest()
 
 
-def _check_key(key: str) -> str:
+def check_key(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ProblemError(
             422,
@@ -64,7 +71,7 @@ async def run(
             async with conn.transaction():
                 status, body = await work(conn)
             return Response(msgspec.json.encode(body), status_code=status, media_type=JSON)
-        key = _check_key(idem_key)
+        key = check_key(idem_key)
         digest = request_hash(method, path, canonical_body)
         problem: ProblemError | None = None
         try:
@@ -75,7 +82,7 @@ async def run(
                     (api_key_id, key, method, path, digest),
                 )
                 if await cur.fetchone() is None:
-                    return await _replay(conn, api_key_id, key, digest, instance)
+                    return await replay(conn, api_key_id, key, digest)
                 status, body = await work(conn)
                 content, media = msgspec.json.encode(body), JSON
                 await _record(conn, api_key_id, key, status, media, content)
@@ -95,7 +102,7 @@ async def run(
                     (api_key_id, key, method, path, digest, status, media, content),
                 )
                 if await cur.fetchone() is None:
-                    return await _replay(conn, api_key_id, key, digest, instance)
+                    return await replay(conn, api_key_id, key, digest)
         return Response(content, status_code=status, media_type=media)
 
 
@@ -109,9 +116,10 @@ async def _record(
     )
 
 
-async def _replay(
-    conn: AsyncConnection[TupleRow], api_key_id: str, key: str, digest: bytes, instance: str
+async def replay(
+    conn: AsyncConnection[TupleRow], api_key_id: str, key: str, digest: bytes
 ) -> Response:
+    """The stored first answer for (api key, key); 422 when it was for another request."""
     cur = await conn.execute(
         "SELECT request_hash, status, content_type, body FROM idempotency_keys"
         " WHERE api_key_id = %s AND idem_key = %s",
@@ -140,3 +148,72 @@ async def sweep(conn: AsyncConnection[TupleRow]) -> int:
         (TTL_HOURS,),
     )
     return cur.rowcount
+
+
+@dataclass(frozen=True)
+class Guard:
+    """One POST's Idempotency-Key, checked, with the hash of what it guards."""
+
+    api_key_id: str
+    key: str
+    method: str
+    path: str
+    digest: bytes
+
+    @classmethod
+    def of(
+        cls, api_key_id: str, idem_key: str | None, method: str, path: str, canonical_body: bytes
+    ) -> Guard | None:
+        if idem_key is None:
+            return None
+        key = check_key(idem_key)
+        return cls(api_key_id, key, method, path, request_hash(method, path, canonical_body))
+
+    async def replay(self, conn: AsyncConnection[TupleRow]) -> Response:
+        return await replay(conn, self.api_key_id, self.key, self.digest)
+
+
+async def record_answer(
+    conn: AsyncConnection[TupleRow], guard: Guard, status: int, media: str, content: bytes
+) -> Response | None:
+    """Store an answer under the key in one statement (autocommit): None when stored, else the
+    answer stored first (a replay)."""
+    cur = await conn.execute(
+        "INSERT INTO idempotency_keys (api_key_id, idem_key, method, path, request_hash,"
+        " status, content_type, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING 1",
+        (guard.api_key_id, guard.key, guard.method, guard.path, guard.digest, status, media,
+         content),
+    )
+    if await cur.fetchone() is None:
+        return await guard.replay(conn)
+    return None
+
+
+async def record_problem(
+    conn: AsyncConnection[TupleRow], guard: Guard, problem: ProblemError, instance: str
+) -> Response:
+    """A refusal stored under the key (or the answer a concurrent first request stored)."""
+    if problem.type is ProblemType.IDEMPOTENCY_KEY_REUSED:
+        raise problem
+    content = problem.render(instance)
+    replayed = await record_answer(conn, guard, problem.status, MEDIA_TYPE, content)
+    if replayed is not None:
+        return replayed
+    return Response(content, status_code=problem.status, media_type=MEDIA_TYPE)
+
+
+@contextlib.asynccontextmanager
+async def autocommit(conn: AsyncConnection[TupleRow]) -> AsyncIterator[AsyncConnection[TupleRow]]:
+    """`conn` in autocommit mode for the block (a no-op for the API's own pool, autocommit)."""
+    if conn.autocommit:
+        yield conn
+        return
+    await conn.set_autocommit(True)
+    try:
+        yield conn
+    finally:
+        if conn.pgconn.transaction_status == TransactionStatus.IDLE:
+            await conn.set_autocommit(False)
+        else:  # interrupted mid-query: never hand the pool a connection left in autocommit
+            await conn.close()

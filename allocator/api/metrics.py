@@ -48,7 +48,7 @@ def build_metrics() -> ApiMetrics:
         ),
         allocations=Counter(
             "shelfsight_allocations",
-            "Allocation requests by outcome (reserved, dry_run, not_available, invalid, error).",
+            "Allocation requests by outcome (reserved, dry_run, replayed, not_available, invalid).",
             ["outcome"],
             registry=registry,
         ),

@@ -1,9 +1,10 @@
 """Allocations and their reservations in PostgreSQL (callers own the transaction).
 
-`allocate_once` calls `shelfsight_allocate` (allocator/migrations/0001): it locks the order row,
-then `shelfsight_reserve` takes a transaction advisory lock per node x GTIN in one global order,
-recounts availability and inserts only if every cell fits (so concurrent callers can never
-reserve more than is available), then the allocation and its lines are stored: one round trip.
+`allocate_once` calls `shelfsight_allocate_keyed` (allocator/migrations/0002) in autocommit: it
+writes the Idempotency-Key row with the answer, locks the order row, then `shelfsight_reserve`
+takes a transaction advisory lock per node x GTIN in one global order, recounts availability and
+inserts only if every cell fits (so concurrent callers can never reserve more than is
+available), then the allocation and its lines are stored: one round trip, one transaction.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+import msgspec
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
-from psycopg.types.json import Jsonb
 
 from allocator.api.problems import ProblemError, ProblemType
 from allocator.decision import Decision
@@ -25,6 +27,7 @@ from allocator.model import Order
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("reserved", "picking")
+_LINES = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,37 @@ def cells_of(decision: Decision) -> list[tuple[str, str, int]]:
     return [(n, g, q) for (n, g), q in merged.items()]
 
 
+class AttemptOutcome(StrEnum):
+    RESERVED = "reserved"
+    SHORT = "short"
+    REPLAY = "replay"  # the Idempotency-Key was used already: answer with what it stored
+
+
 @dataclass(frozen=True)
 class Attempt:
-    """The outcome of one `shelfsight_allocate` call."""
+    """The outcome of one `shelfsight_allocate_keyed` call."""
 
-    created_at: datetime | None
+    outcome: AttemptOutcome
     shortages: list[Shortage]
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """The Idempotency-Key row written with the allocation (the answer a retry replays)."""
+
+    api_key_id: str
+    key: str
+    method: str
+    path: str
+    digest: bytes
+    status: int
+    content_type: str
+
+
+_ALLOCATE_SQL = (
+    "SELECT outcome, node_id, gtin, wanted, available, info FROM shelfsight_allocate_keyed("
+    + ", ".join(["%s"] * 9) + ", %s::jsonb, %s, %s, %s::jsonb, " + ", ".join(["%s"] * 12) + ")"
+)
 
 
 async def allocate_once(
@@ -55,29 +83,43 @@ async def allocate_once(
     allocation_id: uuid.UUID,
     order: Order,
     decision: Decision,
-    decision_json: dict[str, Any],
+    decision_json: bytes,
+    created_at: datetime,
     expires_at: datetime,
     protect: int,
+    key: KeyRow | None,
+    answer: bytes,
 ) -> Attempt:
-    """Lock the order, reserve every cell and store the allocation, all or nothing (one call)."""
+    """Reserve every cell, store the allocation and the key's answer: all or nothing, one call.
+
+    Run in autocommit: the call is its own transaction (migration 0002).
+    """
     a = decision.assignments
     cur = await conn.execute(
-        "SELECT outcome, node_id, gtin, wanted, available, info FROM shelfsight_allocate("
-        "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        _ALLOCATE_SQL,
         (
-            allocation_id, expires_at, protect,
+            allocation_id, created_at, expires_at, protect,
             order.id, order.ship_lat, order.ship_lon, order.service_level.value, order.collect_shop,
-            Jsonb([{"gtin": x.gtin, "qty": x.qty} for x in order.lines]),
-            decision.policy, decision.breakdown.total, Jsonb(decision_json),
+            _LINES.encode([{"gtin": x.gtin, "qty": x.qty} for x in order.lines]).decode(),
+            decision.policy, decision.breakdown.total, decision_json.decode(),
             [x.line for x in a], [x.node_id for x in a], [x.gtin for x in a], [x.qty for x in a],
+            None if key is None else key.api_key_id, None if key is None else key.key,
+            None if key is None else key.method, None if key is None else key.path,
+            None if key is None else key.digest, None if key is None else key.status,
+            None if key is None else key.content_type, None if key is None else answer,
         ),
     )
     rows = await cur.fetchall()
-    if rows and rows[0][0] == "order_open":
+    first = rows[0][0] if rows else None
+    if first == "order_open":
         raise _order_open(order.id, str(rows[0][5]))
-    if rows and rows[0][0] == "reserved":
-        return Attempt(datetime.fromisoformat(str(rows[0][5])), [])
-    return Attempt(None, [Shortage(str(n), str(g), int(w), int(v)) for _, n, g, w, v, _ in rows])
+    if first == "reserved":
+        return Attempt(AttemptOutcome.RESERVED, [])
+    if first == "replay":
+        return Attempt(AttemptOutcome.REPLAY, [])
+    return Attempt(
+        AttemptOutcome.SHORT, [Shortage(str(n), str(g), int(w), int(v)) for _, n, g, w, v, _ in rows]
+    )
 
 
 def _order_open(order_id: str, allocation_id: str) -> ProblemError:

@@ -52,29 +52,30 @@ async def allocate(
     caller.require(oms=True)
     metrics = state.metrics
     settings = state.settings
-
-    async def work(conn: Any) -> tuple[int, dict[str, Any]]:
-        start = time.perf_counter()
-        label = "true" if dry_run else "false"
+    path = request.url.path
+    guard = idempotency.Guard.of(
+        caller.key_id, idempotency_key, "POST", path, _canonical(body, f"dry_run={dry_run}")
+    )
+    start = time.perf_counter()
+    async with pool.connection() as pooled, idempotency.autocommit(pooled) as conn:
         try:
             result = await service.allocate(
                 conn, body, dry_run=dry_run, costs=settings.costs,
-                reservation=settings.reservations, caches=state.caches,
+                reservation=settings.reservations, caches=state.caches, guard=guard,
             )
         except ProblemError as problem:
-            outcome = "not_available" if problem.status == 409 else "invalid"
-            metrics.allocations.labels(outcome).inc()
-            raise
+            metrics.allocations.labels("not_available" if problem.status == 409 else "invalid").inc()
+            if guard is None:
+                raise
+            return await idempotency.record_problem(conn, guard, problem, path)
         finally:
-            metrics.allocation_seconds.labels(label).observe(time.perf_counter() - start)
-        metrics.allocations.labels(result.outcome).inc()
-        return (200 if dry_run else 201), result.body
-
-    return await idempotency.run(
-        pool, api_key_id=caller.key_id, idem_key=idempotency_key, method="POST",
-        path=request.url.path, canonical_body=_canonical(body, f"dry_run={dry_run}"),
-        work=work, instance=request.url.path,
-    )
+            metrics.allocation_seconds.labels("true" if dry_run else "false").observe(
+                time.perf_counter() - start
+            )
+    metrics.allocations.labels(result.outcome).inc()
+    if result.replay is not None:
+        return result.replay
+    return Response(result.content, status_code=200 if dry_run else 201, media_type=idempotency.JSON)
 
 
 async def _authorize_allocation(conn: Any, caller: Any, allocation_id: uuid.UUID) -> None:

@@ -11,12 +11,13 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import msgspec
+from fastapi.responses import Response
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
-from allocator.api import engine, reservations, stock
+from allocator.api import engine, idempotency, reservations, stock
 from allocator.api.problems import FieldError, ProblemError, ProblemType
 from allocator.api.schemas import OrderIn
 from allocator.config import CostConfig, ReservationConfig
@@ -33,13 +34,16 @@ class Outcome:
     DRY_RUN = "dry_run"
     NOT_AVAILABLE = "not_available"
     RACE_LOST = "race_lost"
+    REPLAYED = "replayed"
+
 
 
 @dataclass(frozen=True)
 class AllocationResult:
-    body: dict[str, Any]
+    content: bytes  # the JSON answer
     outcome: str
     attempts: int
+    replay: Response | None = None  # Outcome.REPLAYED: the answer stored under the key
 
 
 def to_order(body: OrderIn) -> Order:
@@ -89,6 +93,9 @@ def _not_available(decision: Decision, detail: str) -> ProblemError:
     )
 
 
+_ENCODER = msgspec.json.Encoder()
+
+
 async def allocate(
     conn: AsyncConnection[TupleRow],
     body: OrderIn,
@@ -97,9 +104,16 @@ async def allocate(
     costs: CostConfig,
     reservation: ReservationConfig,
     caches: stock.Caches,
+    guard: idempotency.Guard | None = None,
     policy: str = engine.DEFAULT_POLICY,
 ) -> AllocationResult:
-    """Run inside the caller's transaction; raises ProblemError for 4xx outcomes."""
+    """Decide and reserve on an autocommit connection; raises ProblemError for 4xx outcomes.
+
+    Two round trips per attempt: the stock cells, then `shelfsight_allocate_keyed`, which
+    writes the reservation, the allocation and `guard`'s answer as one transaction. A dry run
+    with a guard records its answer under the key (one statement). A `guard` whose key was used
+    already comes back as `Outcome.REPLAYED` with the stored answer in `replay`.
+    """
     order = to_order(body)
     allocation_id = uuid.uuid4()
     for attempt in range(1, ATTEMPTS + 1):
@@ -111,27 +125,39 @@ async def allocate(
             body_out = reservations.allocation_body(
                 None, order.id, "dry_run", decision.policy, decision.to_json(), [], None, None
             )
-            return AllocationResult(body_out, Outcome.DRY_RUN, attempt)
-        expires = datetime.now(UTC) + timedelta(seconds=reservation.ttl_s)
+            content = _ENCODER.encode(body_out)
+            if guard is not None:
+                answer = await idempotency.record_answer(conn, guard, 200, idempotency.JSON, content)
+                if answer is not None:
+                    return AllocationResult(b"", Outcome.REPLAYED, attempt, answer)
+            return AllocationResult(content, Outcome.DRY_RUN, attempt)
+        created = datetime.now(UTC)
+        expires = created + timedelta(seconds=reservation.ttl_s)
         cells = reservations.cells_of(decision)
         decision_json = decision.to_json()
-        done = await reservations.allocate_once(
-            conn, allocation_id, order, decision, decision_json, expires, costs.protection_units
-        )
-        if done.created_at is None:
-            log.debug("order %s attempt %d short at %s", order.id, attempt, done.shortages)
-            continue
-        created = done.created_at
         res = [
             {"node_id": n, "gtin": g, "qty": q, "picked": 0, "status": "active",
              "expires_at": expires.isoformat()}
             for n, g, q in sorted(cells)
         ]
-        body_out = reservations.allocation_body(
+        content = _ENCODER.encode(reservations.allocation_body(
             str(allocation_id), order.id, "reserved", decision.policy, decision_json, res,
             created, expires,
+        ))
+        key = None if guard is None else reservations.KeyRow(
+            guard.api_key_id, guard.key, guard.method, guard.path, guard.digest, 201,
+            idempotency.JSON,
         )
-        return AllocationResult(body_out, Outcome.RESERVED, attempt)
+        done = await reservations.allocate_once(
+            conn, allocation_id, order, decision, _ENCODER.encode(decision_json), created,
+            expires, costs.protection_units, key, content,
+        )
+        if done.outcome is reservations.AttemptOutcome.RESERVED:
+            return AllocationResult(content, Outcome.RESERVED, attempt)
+        if done.outcome is reservations.AttemptOutcome.REPLAY:
+            assert guard is not None
+            return AllocationResult(b"", Outcome.REPLAYED, attempt, await guard.replay(conn))
+        log.debug("order %s attempt %d short at %s", order.id, attempt, done.shortages)
     raise ProblemError(
         409,
         ProblemType.NOT_AVAILABLE,
