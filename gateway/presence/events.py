@@ -31,6 +31,11 @@ class EventKind(StrEnum):
     CENSUS = "census"
 
 
+# An event inside the cleaner before it gets its sequence number and names:
+# (time_ns, tag id, kind, zone index, from-zone index), -1 for no zone.
+RawEvent = tuple[int, int, EventKind, int, int]
+
+
 class TagStatus(StrEnum):
     UNKNOWN = "unknown"
     PRESENT = "present"

@@ -108,6 +108,11 @@ class TagTable:
                 self._grow(cap)
         return np.asarray(out, dtype=np.int64)
 
+    def rate(self, ids: npt.NDArray[np.int64], a: float, b: float) -> npt.NDArray[np.float64]:
+        """Read-rate estimate of `ids`: posterior mean under a Beta(a, b) prior."""
+        out: npt.NDArray[np.float64] = (self.hits[ids] + a) / (self.trials[ids] + a + b)
+        return out
+
     def lookup(self, epcs: Iterable[object]) -> npt.NDArray[np.int64]:
         """Tag ids of `epcs`, -1 for EPCs never seen (creates nothing)."""
         index = self.index
