@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from api_fixtures import Chain, api_settings, auth, make_chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import checks
+from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 
 from allocator.api.app import create_app
@@ -62,6 +64,7 @@ def test_every_operation_conforms(served: tuple[str, Chain]) -> None:
     headers = auth(chain.keys["admin"])
     seen = []
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
         operation = result.ok()
         seen.append(f"{operation.method.upper()} {operation.path}")
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -69,7 +72,7 @@ def test_every_operation_conforms(served: tuple[str, Chain]) -> None:
             @settings(max_examples=EXAMPLES, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(mode))
-            def check(case: schemathesis.Case) -> None:
+            def check(case: schemathesis.Case[Any]) -> None:
                 response = case.call(base_url=base, headers=headers, timeout=30)
                 case.validate_response(response, checks=CHECKS)
 

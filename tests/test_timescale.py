@@ -44,7 +44,7 @@ def _job(conn: psycopg.Connection[tuple[object, ...]], proc: str, relation: str)
 
 def test_hypertables_policies_and_continuous_aggregate_exist(ts_dsn: str) -> None:
     with psycopg.connect(ts_dsn) as conn:
-        hts = dict(conn.execute(
+        hts: dict[str, bool] = dict(conn.execute(
             "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables"
             " WHERE hypertable_schema = 'public'"
         ).fetchall())

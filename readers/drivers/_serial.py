@@ -139,7 +139,9 @@ class SerialShell:
         return port
 
     def _loop(self, port: serial.Serial, deliver: Deliver, stop: threading.Event) -> None:
-        write = port.write
+        def write(data: bytes) -> None:
+            port.write(data)
+
         self.session.on_open(write, time.time_ns())
         while not stop.is_set():
             waiting = port.in_waiting
