@@ -91,7 +91,9 @@ class StockSnapshot:
     until end of life), `salvage` (value of a unit left at end of life).
     `markdown_lift` multiplies velocity during the markdown period. `future_full` and
     `future_markdown` (N, G), when given, are *known* future demand (evaluation only: the
-    hindsight bound); otherwise demand is Poisson from velocity.
+    hindsight bound); otherwise demand is Poisson from velocity. `rebuy_cost` (G,), when given,
+    is what the warehouse pays to re-buy a unit of the GTIN while re-buys are still open (NaN
+    once closed): a warehouse unit that can be replaced is worth at most that.
     """
 
     node_ids: tuple[str, ...]
@@ -113,6 +115,7 @@ class StockSnapshot:
     markdown_lift: float = 1.5
     future_full: FloatArray | None = None
     future_markdown: FloatArray | None = None
+    rebuy_cost: FloatArray | None = None
     _gtin_index: dict[str, int] = field(default_factory=dict, repr=False)
     _node_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -156,6 +159,7 @@ class StockSnapshot:
         markdown_lift: float = 1.5,
         future_full: object | None = None,
         future_markdown: object | None = None,
+        rebuy_cost: object | None = None,
     ) -> StockSnapshot:
         """Check shapes and build; `confidence` defaults to 1, `velocity` to 0."""
         n, g = len(nodes), len(gtins)
@@ -189,4 +193,5 @@ class StockSnapshot:
             future_markdown=(
                 None if future_markdown is None else _f(future_markdown, ng, "future_markdown")
             ),
+            rebuy_cost=None if rebuy_cost is None else _f(rebuy_cost, (g,), "rebuy_cost"),
         )

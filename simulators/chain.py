@@ -1,10 +1,14 @@
 """A retail chain's season under one allocation policy, measured on ground truth.
 
-Each day: a morning window of online orders, half the walk-in demand, an afternoon window,
-the other half. Shops keep *true* and *recorded* stock; a pick fails when the record lies,
-the failed units are re-routed once (then cancelled) and the record of that cell is corrected.
-Every SKU reaches its end of life within the horizon, when what is left is salvaged, so the
-total margin needs no terminal valuation.
+The setting of the reference (§7): shop stock is allocated once, before the season, from a
+forecast of full-price walk-in demand (it is sunk: shops are not replenished); the warehouse holds
+the central stock for online orders and re-buys weekly (order-up-to, 14-day lead time) until a
+style's first markdown. Each day: a morning window of online orders, half the walk-in demand, an
+afternoon window, the other half. Shops keep *true* and *recorded* stock; a pick fails when the
+record lies, the failed units are re-routed once (then cancelled) and the record is corrected.
+Every SKU reaches its end of life within the horizon, when what is left anywhere is salvaged, so
+the total margin needs no terminal valuation. Velocity is what RFID would measure: walk-in sales
+of the last 28 days (online units ordered, for warehouses) shrunk to the plan over 7 days.
 """
 
 from __future__ import annotations
@@ -23,22 +27,35 @@ from allocator.decision import Decision
 from allocator.model import Order, OrderLine, StockSnapshot
 from allocator.policies import BatchPolicy, Policy
 from simulators.chain_demand import (
-    allocation_error,
-    forecast_noise,
     online_orders,
+    plan_error,
     record_errors,
+    sales_history,
     walk_in,
     walk_in_first_half,
 )
-from simulators.chain_world import World, build_world, expected_remaining
+from simulators.chain_world import (
+    REBUY_SERVICE_Z,
+    World,
+    build_world,
+    full_price_days,
+    rebuy_lead,
+    rebuy_open,
+    rebuy_review,
+)
 from simulators.config import ChainConfig
 
 logger = logging.getLogger(__name__)
 
 WAREHOUSE_CAPACITY = 1_000_000
-VELOCITY_ALPHA = 1 / 14  # EWMA of measured shop sales (RFID departures through POS)
-WAREHOUSE_COVER = 0.7  # warehouse stock = this x expected online demand over the season
-MARKDOWN_LIFT = 1.5  # demand lift the allocator assumes for the markdown period (world: 1.6, 2.2)
+VELOCITY_DAYS = 28  # as the API: sales of the last 28 days ...
+PRIOR_DAYS = 7.0  # ... shrunk towards the plan with the weight of 7 days
+#: Shops are allocated this x their forecast full-price demand (presentation stock and a
+#: buffer against stock-outs; the rest of the buy is the warehouse's).
+PLAN_COVER = 1.8
+#: Demand lift the allocator assumes for the markdown window: the mean of the calendar's two
+#: steps (world: x1.6 at -30%, x2.2 at -50%, equally long), as a merchant would configure it.
+MARKDOWN_LIFT = 1.9
 
 
 @dataclass
@@ -50,10 +67,13 @@ class Ledger:
     walkin_revenue: float = 0.0
     salvage_revenue: float = 0.0
     cogs: float = 0.0
+    bought_units: int = 0
+    rebuy_units: int = 0
     parcels: int = 0
     fulfilment_cost: float = 0.0
     markdown_units: int = 0
     markdown_value: float = 0.0
+    salvage_units: int = 0
     fast_lost: int = 0
     walkin_lost: int = 0
     pick_failures: int = 0
@@ -73,6 +93,7 @@ class Ledger:
             "parcels_per_order": round(self.parcels / per, 4),
             "markdown_units": self.markdown_units,
             "markdown_value": round(self.markdown_value, 2),
+            "salvage_units": self.salvage_units,
             "shop_lost_sales_fast_movers": self.fast_lost,
             "shop_lost_sales": self.walkin_lost,
             "capacity_violations": self.capacity_violations,
@@ -80,6 +101,9 @@ class Ledger:
             "online_units": self.online_units,
             "online_lost_units": self.online_lost_units,
             "full_price_units": self.full_price_units,
+            "bought_units": self.bought_units,
+            "rebuy_units": self.rebuy_units,
+            "full_price_sell_through": round(self.full_price_units / max(self.bought_units, 1), 4),
             "decision_ms_p50": round(float(np.percentile(ms, 50)), 4) if ms.size else 0.0,
             "decision_ms_p99": round(float(np.percentile(ms, 99)), 4) if ms.size else 0.0,
         }
@@ -102,22 +126,37 @@ class ChainSimulation:
         w = self.world
         self.n_wh = w.n_wh
         n, g = w.n_wh + w.n_shops, len(w.gtins)
-        exp_shop = expected_remaining(w, w.rate)
-        shop_stock = np.round(exp_shop * allocation_error(exp_shop.shape, seed)).astype(np.int64)
-        online_ratio = config.online_share / max(1 - config.online_share, 0.05)
-        online_exp = exp_shop.sum(axis=0) * online_ratio
-        wh_share = np.full(w.n_wh, 1.0 / w.n_wh)
-        wh_stock = np.round(np.outer(wh_share, online_exp) * WAREHOUSE_COVER).astype(np.int64)
-        self.true = np.vstack([wh_stock, shop_stock])
+        share = min(config.online_share, 0.95)
+        self.online_ratio = share / (1 - share)
+        # The plan: forecast walk-in rates (true rate x forecast error); shops get PLAN_COVER x
+        # their forecast full-price demand, the warehouse the online forecast up to its re-buy
+        # level (or to the markdown date where no re-buy can arrive in time).
+        self.plan = w.rate * plan_error(w.rate.shape, w.style, seed)
+        fp_days = full_price_days(w)
+        shop_stock = np.round(self.plan * fp_days[None, :] * PLAN_COVER).astype(np.int64)
+        self.online_plan = self.plan.sum(axis=0) * self.online_ratio / w.n_wh  # per warehouse
+        can_rebuy = rebuy_open(w, 0)
+        upfront = self.online_plan * fp_days * PLAN_COVER
+        self.lead, self.review = rebuy_lead(w), rebuy_review(w)
+        wh_stock = np.where(can_rebuy, self._order_up_to(self.online_plan), upfront)
+        self.true = np.vstack([np.tile(np.round(wh_stock), (w.n_wh, 1)).astype(np.int64),
+                               shop_stock])
         self.record = self.true.copy()
         self.record[w.n_wh:] = record_errors(shop_stock, config.rfid_accuracy, seed)
         self.initial_units = int(self.true.sum())
-        noise = forecast_noise((n, g), seed)
-        online_rate = w.rate.sum(axis=0) * online_ratio
-        # Velocity as the allocator would measure it: shops from walk-in sales (EWMA), a
-        # warehouse from its own online shipments (EWMA), both starting from the plan.
-        self.vel = np.vstack([np.outer(wh_share, online_rate) * WAREHOUSE_COVER, w.rate]) * noise
-        self.shipped = np.zeros((w.n_wh, g))
+        self.horizon = int(max(config.days, int((w.life - w.age0).max())))
+        self.on_order = np.zeros((self.horizon + int(self.lead.max()) + 1, w.n_wh, g),
+                                 dtype=np.int64)
+        # Sales windows for the measured velocity (RFID history before day 0 included).
+        seen = np.minimum(w.age0, VELOCITY_DAYS).astype(np.int64)
+        hist = sales_history(w.rate, seen, seed)
+        self.window = np.zeros((VELOCITY_DAYS, n, g))
+        for back in range(VELOCITY_DAYS):  # spread the history over the days it covers
+            self.window[back, w.n_wh:] = np.where(back < seen, hist / np.maximum(seen, 1), 0.0)
+        self.seen = seen.astype(np.float64)
+        self.prior = np.vstack([np.tile(self.online_plan, (w.n_wh, 1)), self.plan])
+        self.online_today = np.zeros(g)
+        self.vel = self._velocity()
         self.capacity = np.concatenate([
             np.full(w.n_wh, WAREHOUSE_CAPACITY, dtype=np.int64),
             np.full(w.n_shops, config.pick_capacity, dtype=np.int64),
@@ -127,53 +166,55 @@ class ChainSimulation:
         conf_shop = 1.0 - (1.0 - config.rfid_accuracy) * 0.6
         self.conf = np.full((n, g), conf_shop)
         self.conf[: w.n_wh] = 0.999
-        self.ledger = Ledger(cogs=float((self.true.sum(axis=0) * w.unit_cost).sum()))
-        self.horizon = int(max(config.days, int((w.life - w.age0).max())))
-        self._future: tuple[np.ndarray, np.ndarray] | None = None
-        if policy.uses_truth:
-            self._future = self._draw_future()
+        self.ledger = Ledger(cogs=float((self.true.sum(axis=0) * w.unit_cost).sum()),
+                             bought_units=self.initial_units)
 
-    # ---- snapshots -------------------------------------------------------------------------
-    def _draw_future(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cumulative walk-in demand per shop (and online demand per GTIN) for hindsight."""
+    # ---- stock and velocity ----------------------------------------------------------------
+    def _order_up_to(self, rate: np.ndarray) -> np.ndarray:
+        cover = rate * (self.lead + self.review)
+        out: np.ndarray = cover + REBUY_SERVICE_Z * np.sqrt(cover)
+        return out
+
+    def _velocity(self) -> np.ndarray:
+        """(N, G) units/day as RFID (shops) or the order history (warehouses) shows them."""
+        days = np.minimum(self.seen, VELOCITY_DAYS)[None, :]
+        out: np.ndarray = (self.window.sum(axis=0) + self.prior * PRIOR_DAYS) / (days + PRIOR_DAYS)
+        return out
+
+    def _rebuy(self, day: int) -> None:
+        """Weekly order-up-to re-buy of each warehouse, on its measured online velocity."""
         w = self.world
-        walk = np.stack([walk_in(w, self.seed, d) for d in range(self.horizon)])
-        online = np.zeros((self.horizon, len(w.gtins)))
-        index = {gtin: i for i, gtin in enumerate(w.gtins)}
-        for d in range(self.cfg.days):
-            for o in online_orders(w, self.seed, d, self.cfg.online_share):
-                for line in o.lines:
-                    online[d, index[line.gtin]] += line.qty
-        cw = np.concatenate([np.zeros((1, *walk.shape[1:])), np.cumsum(walk, axis=0)])
-        co = np.concatenate([np.zeros((1, online.shape[1])), np.cumsum(online, axis=0)])
-        return cw, co
+        arriving = self.on_order[day]
+        self.true[: w.n_wh] += arriving
+        self.record[: w.n_wh] += arriving
+        can = rebuy_open(w, day) & (day % self.review == 0)
+        if not can.any():
+            return
+        pipeline = self.on_order[day + 1:].sum(axis=0)
+        level = self._order_up_to(self.vel[: w.n_wh])
+        buy = np.where(can[None, :], np.maximum(np.round(level) - self.true[: w.n_wh] - pipeline,
+                                                0), 0).astype(np.int64)
+        for lead in np.unique(self.lead[can]).tolist():
+            cols = can & (self.lead == lead)
+            self.on_order[day + lead][:, cols] += buy[:, cols]
+        units = buy.sum(axis=0)
+        self.ledger.rebuy_units += int(units.sum())
+        self.ledger.bought_units += int(units.sum())
+        self.ledger.cogs += float((units * w.unit_cost).sum())
 
     def snapshot(self, day: int, afternoon: bool) -> StockSnapshot:
         w = self.world
         to_md, md_price, to_end = w.calendar(day)
-        truth = self.policy.uses_truth
-        ff = fm = None
-        if truth and self._future is not None:
-            cw, co = self._future
-            g = np.arange(len(w.gtins))
-            start = day + (1 if afternoon else 0)
-            md_day = np.clip(day + to_md.astype(np.int64), start, self.horizon)
-            end_day = np.clip(day + to_end.astype(np.int64), start, self.horizon)
-            s_full = cw[md_day, :, g].T - cw[start, :, g].T
-            s_md = cw[end_day, :, g].T - cw[md_day, :, g].T
-            o_full = co[md_day, g] - co[min(start, self.horizon), g]
-            o_md = co[end_day, g] - co[md_day, g]
-            ff = np.vstack([np.tile(o_full / w.n_wh, (w.n_wh, 1)), s_full])
-            fm = np.vstack([np.tile(o_md / w.n_wh, (w.n_wh, 1)), s_md])
         return StockSnapshot(
             node_ids=(*w.wh_ids, *w.shop_ids),
             is_shop=np.arange(len(w.lat)) >= w.n_wh, lat=w.lat, lon=w.lon,
             pick_capacity=self.capacity, picks_today=self.picks, gtins=w.gtins,
-            available=self.true if truth else self.record,
-            confidence=np.ones_like(self.conf) if truth else self.conf,
+            available=self.true if self.policy.uses_truth else self.record,
+            confidence=np.ones_like(self.conf) if self.policy.uses_truth else self.conf,
             velocity=self.vel, price=w.price(day), cost=w.unit_cost,
             days_to_markdown=to_md, markdown_price=md_price, days_to_end=to_end,
-            salvage=w.salvage, markdown_lift=MARKDOWN_LIFT, future_full=ff, future_markdown=fm,
+            salvage=w.salvage, markdown_lift=MARKDOWN_LIFT,
+            rebuy_cost=np.where(rebuy_open(w, day), w.unit_cost, np.nan),
         )
 
     # ---- execution -------------------------------------------------------------------------
@@ -228,8 +269,6 @@ class ChainSimulation:
                 self.record[n, g] = self.true[n, g]  # the picker's count corrects the record
                 failed.append(OrderLine(a.gtin, miss))
             if ok:
-                if not shop:
-                    self.shipped[n, g] += ok
                 led.online_units += ok
                 led.online_revenue += ok * float(price[g])
                 self._count_price(g, ok, float(price[g]))
@@ -273,31 +312,37 @@ class ChainSimulation:
 
     def _end_of_day(self, day: int, sold: np.ndarray) -> None:
         w = self.world
-        shops = self.vel[w.n_wh:]
-        shops *= 1 - VELOCITY_ALPHA
-        shops += VELOCITY_ALPHA * sold
-        whs = self.vel[: w.n_wh]
-        whs *= 1 - VELOCITY_ALPHA
-        whs += VELOCITY_ALPHA * self.shipped
-        self.shipped[:] = 0
+        self.window = np.roll(self.window, 1, axis=0)
+        self.window[0, w.n_wh:] = sold
+        self.window[0, : w.n_wh] = self.online_today / w.n_wh
+        self.online_today[:] = 0
+        self.seen += 1
+        self.vel = self._velocity()
         dead = w.tier(day + 1) < 0
         if dead.any():
             units = self.true[:, dead].sum(axis=0)
-            self.ledger.salvage_revenue += float((units * w.salvage[dead]).sum())
-            self.ledger.markdown_units += int(units.sum())
-            self.ledger.markdown_value += float((units * (w.full_price - w.salvage)[dead]).sum())
+            led = self.ledger
+            led.salvage_revenue += float((units * w.salvage[dead]).sum())
+            led.salvage_units += int(units.sum())
+            led.markdown_units += int(units.sum())
+            led.markdown_value += float((units * (w.full_price - w.salvage)[dead]).sum())
             self.true[:, dead] = 0
             self.record[:, dead] = 0
         self.picks[:] = 0
 
     def run(self) -> dict[str, Any]:
         w = self.world
+        index = {gtin: i for i, gtin in enumerate(w.gtins)}
         for day in range(self.horizon):
+            self._rebuy(day)
             demand = walk_in(w, self.seed, day)
             first = walk_in_first_half(demand, self.seed, day)
             orders = online_orders(w, self.seed, day, self.cfg.online_share) \
                 if day < self.cfg.days else []
             self.ledger.orders += len(orders)
+            for o in orders:
+                for line in o.lines:
+                    self.online_today[index[line.gtin]] += line.qty
             half = len(orders) // 2
             sold = np.zeros_like(demand)
             for window, after in ((orders[:half], False), (orders[half:], True)):

@@ -74,14 +74,26 @@ def record_errors(true: IntArray, accuracy: float, seed: int) -> IntArray:
     return out
 
 
-def forecast_noise(shape: tuple[int, ...], seed: int) -> FloatArray:
-    rng = np.random.default_rng([seed, 6])
-    out: FloatArray = rng.lognormal(0.0, 0.3, shape)
+#: Forecast error of the pre-season plan (log-normal sigma, mean-one): a style-level error that
+#: every shop and size shares (the whole style was over- or under-bought) and a shop x GTIN
+#: error (local fit, size curve). Store x SKU forecast errors in fashion run at 50-100% MAPE;
+#: these give ~60% of units sold at full price under warehouse-first (Coresight, ref §8).
+STYLE_FORECAST_SIGMA = 0.35
+CELL_FORECAST_SIGMA = 0.45
+
+
+def plan_error(shape: tuple[int, int], style: IntArray, seed: int) -> FloatArray:
+    """(S, G) planned / true walk-in rate: the forecast the season's allocation was made on."""
+    rng = np.random.default_rng([seed, 7])
+    n_styles = int(style.max()) + 1 if style.size else 0
+    s_err = rng.lognormal(-STYLE_FORECAST_SIGMA**2 / 2, STYLE_FORECAST_SIGMA, n_styles)
+    c_err = rng.lognormal(-CELL_FORECAST_SIGMA**2 / 2, CELL_FORECAST_SIGMA, shape)
+    out: FloatArray = s_err[style][None, :] * c_err
     return out
 
 
-def allocation_error(shape: tuple[int, ...], seed: int) -> FloatArray:
-    """Initial allocation error of shop stock (overstocked shops are the opportunity)."""
-    rng = np.random.default_rng([seed, 7])
-    out: FloatArray = rng.lognormal(-0.1, 0.6, shape)
+def sales_history(rate: FloatArray, days: IntArray, seed: int) -> FloatArray:
+    """(S, G) walk-in units sold over the `days` (G,) before day 0 (what RFID has seen)."""
+    rng = np.random.default_rng([seed, 8])
+    out: FloatArray = rng.poisson(rate * days[None, :]).astype(np.float64)
     return out

@@ -55,6 +55,12 @@ MARKDOWN_FACTORS = (1.0, 0.7, 0.5)
 DEMAND_LIFT = (1.0, 1.6, 2.2)  # walk-in demand multiplier per price tier
 SALVAGE_FACTOR = 0.25
 SIZE_SHARES = (0.2, 0.3, 0.3, 0.2)
+#: Warehouse re-buys: reviewed weekly, arriving after a two-week near-shore lead time, and only
+#: while they arrive before the style's first markdown (nobody re-buys a style headed for the
+#: sale). Like the markdown calendar, weeks are shares of a 14-week life.
+REBUY_LEAD = 2 / 14
+REBUY_REVIEW = 1 / 14
+REBUY_SERVICE_Z = 1.28  # order-up-to level: mean + z.sd of demand over lead time + review
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +80,7 @@ class World:
     md2: IntArray  # (G,) age of the second markdown
     rate: FloatArray  # (S, G) base walk-in units/day at full price
     fast: NDArray[np.bool_]  # (G,) the fast movers (top 20% by chain rate)
+    style: IntArray  # (G,) style of each GTIN (sizes of a style share forecast errors)
     city_lat: FloatArray
     city_lon: FloatArray
     city_weight: FloatArray
@@ -149,8 +156,33 @@ def build_world(seed: int, stores: int, skus: int, days: int, warehouses: int) -
         age0=age_s[g_style].astype(np.int64), life=life_s[g_style].astype(np.int64),
         md1=np.round(life_s * MARKDOWN_AT[0]).astype(np.int64)[g_style],
         md2=np.round(life_s * MARKDOWN_AT[1]).astype(np.int64)[g_style],
-        rate=rate, fast=fast, city_lat=clat, city_lon=clon, city_weight=weight,
+        rate=rate, fast=fast, style=g_style.astype(np.int64), city_lat=clat, city_lon=clon,
+        city_weight=weight,
     )
+
+
+def full_price_days(world: World) -> IntArray:
+    """(G,) days from day 0 until each GTIN's first markdown."""
+    out: IntArray = np.maximum(world.md1 - world.age0, 0).astype(np.int64)
+    return out
+
+
+def rebuy_lead(world: World) -> IntArray:
+    """(G,) days from a warehouse re-buy to its arrival."""
+    out: IntArray = np.maximum(np.round(world.life * REBUY_LEAD), 1).astype(np.int64)
+    return out
+
+
+def rebuy_review(world: World) -> IntArray:
+    """(G,) days between two re-buy reviews of a GTIN."""
+    out: IntArray = np.maximum(np.round(world.life * REBUY_REVIEW), 1).astype(np.int64)
+    return out
+
+
+def rebuy_open(world: World, day: int) -> NDArray[np.bool_]:
+    """(G,) whether a warehouse re-buy placed on `day` would arrive before the first markdown."""
+    out: NDArray[np.bool_] = day + rebuy_lead(world) <= full_price_days(world)
+    return out
 
 
 def expected_remaining(world: World, rate: FloatArray) -> FloatArray:

@@ -39,5 +39,7 @@ def test_bench_run_shape_on_a_tiny_chain() -> None:
     assert set(out["policies"]) >= {"warehouse-first", "cheapest", "shelfsight", "hindsight"}
     assert out["gap_closed"]["cheapest"]["ratio_of_means"] in (0.0, None)
     assert out["policies"]["cheapest"]["vs_cheapest"]["total_margin"] == {"mean": 0.0, "ci95": 0.0}
+    wf = out["policies"]["warehouse-first"]["vs_warehouse_first"]
+    assert wf["markdown_value"] == {"mean": 0.0, "ci95": 0.0}
     assert "margin_95_minus_65" in out["rfid_value"]
     assert out["targets"]["zero_capacity_violations"] is True

@@ -175,3 +175,22 @@ def test_decision_json_and_unknown_policy() -> None:
                                "total"}
     with pytest.raises(UnknownPolicyError):
         get_policy("nope")
+
+
+def test_a_warehouse_unit_that_can_be_rebought_is_worth_at_most_its_rebuy_cost() -> None:
+    avail = np.array([[5], [5]])
+    base = snapshot(avail, velocity=np.array([[3.0], [3.0]]))
+    order = Order("o", (OrderLine("G0", 1),), 40.5, -75.5)
+    pr = prepare(order, base, COSTS)
+    # Price 30 (one GTIN), ρ = 35: the warehouse's top unit sells for sure, Δ ≈ 30.
+    assert pr.phi(np.ones((2, 1), dtype=np.int64))[0, 0] == pytest.approx(30.0, abs=0.1)
+    rebuy = StockSnapshot.build(
+        [Node("W0", NodeKind.WAREHOUSE, 40.0, -80.0, 10_000),
+         Node("S0", NodeKind.SHOP, 40.0, -75.0, 40)],
+        ["G0"], avail, price=[30.0], cost=[13.5], days_to_markdown=[14.0],
+        markdown_price=[21.0], days_to_end=[40.0], salvage=[7.5],
+        velocity=np.array([[3.0], [3.0]]), rebuy_cost=[13.5],
+    )
+    phi = prepare(order, rebuy, COSTS).phi(np.ones((2, 1), dtype=np.int64))
+    assert phi[0, 0] == pytest.approx(13.5)  # re-buy cost caps the warehouse unit
+    assert phi[1, 0] == pytest.approx(30.0, abs=0.1)  # shops are not re-bought

@@ -48,6 +48,8 @@ def enumerate_order(
     whole = pr.avail >= qty[None, :]
     if ((~whole.any(axis=0)) & (pr.avail.sum(axis=0) > 0)).any():
         return None  # some line can only be filled by a split
+    if ((qty >= 2) & ((pr.avail > 0).sum(axis=0) >= 2)).any():
+        return None  # a split of a multi-unit line might be cheaper: the MILP weighs it
     if pr.overtime_rate > 0 and (pr.cap_soft < qty.sum()).any():
         return None  # overtime is not separable by line
     c = line_costs(pr, terms)
@@ -121,6 +123,7 @@ def _restrict(pr: OrderProblem, cand: np.ndarray) -> OrderProblem:
         labour=pr.labour[cand], failure=pr.failure[cand], cap_hard=pr.cap_hard[cand],
         cap_soft=pr.cap_soft[cand], picks_today=pr.picks_today[cand],
         capacity=pr.capacity[cand], units=pr.units[cand], demand_full=pr.demand_full[cand],
+        delta_cap=pr.delta_cap[cand],
         demand_markdown=pr.demand_markdown[cand],
         collect=int(np.flatnonzero(cand == pr.collect)[0]) if pr.collect in cand else -1,
     )

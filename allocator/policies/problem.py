@@ -59,6 +59,7 @@ class OrderProblem:
     p_full: FloatArray  # (L,)
     p_markdown: FloatArray  # (L,)
     p_salvage: FloatArray  # (L,)
+    delta_cap: FloatArray  # (K, L) Δ of one unit is at most this (ρ; re-buy cost at warehouses)
     known: bool
     collect: int  # index in K of the click-and-collect shop, -1 if none
     overtime_rate: float
@@ -83,7 +84,7 @@ class OrderProblem:
         return cm.opportunity_cost(
             self.units, take, self.demand_full, self.demand_markdown,
             self.p_full[None, :], self.p_markdown[None, :], self.p_salvage[None, :],
-            cap=self.rho[None, :], known=self.known,
+            cap=self.delta_cap, known=self.known,
         )
 
     def segment_values(self, k: int, line: int, n: int, offset: int = 0) -> FloatArray:
@@ -94,7 +95,7 @@ class OrderProblem:
             q, self.demand_full[k, line], self.demand_markdown[k, line], self.p_full[line],
             self.p_markdown[line], self.p_salvage[line], known=self.known,
         )
-        out: FloatArray = np.minimum(d, self.rho[line])
+        out: FloatArray = np.minimum(d, self.delta_cap[k, line])
         return out
 
     def breakdown(self, taken: dict[tuple[int, int], int]) -> CostBreakdown:
@@ -203,15 +204,22 @@ def prepare(order: Order, snap: StockSnapshot, costs: CostConfig) -> OrderProble
     ends = snap.days_to_markdown[cols] >= snap.days_to_end[cols]
     p_md = np.where(ends, snap.price[cols], snap.markdown_price[cols])
     soft_left = np.maximum(snap.pick_capacity[nodes] - snap.picks_today[nodes], 0)
+    rho = cm.lost_sale_penalty(snap.price[cols])
+    delta_cap = np.broadcast_to(rho[None, :], (nodes.size, cols.size)).copy()
+    if snap.rebuy_cost is not None:
+        # A warehouse unit that can still be re-bought is worth at most its re-buy cost.
+        rebuy = snap.rebuy_cost[cols]
+        open_ = ~is_shop[:, None] & np.isfinite(rebuy)[None, :]
+        delta_cap = np.where(open_, np.minimum(delta_cap, rebuy[None, :]), delta_cap)
     return OrderProblem(
         order=order, gtins=gtins, src_line=src, cols=cols, qty=qty, nodes=nodes,
         avail=offered[nodes], dist=dist, is_shop=is_shop, parcel=parcel, carriage=carriage,
         labour=labour, failure=failure, cap_hard=cap_left[nodes],
         cap_soft=np.minimum(soft_left, cap_left[nodes]),
         picks_today=snap.picks_today[nodes], capacity=snap.pick_capacity[nodes],
-        rho=cm.lost_sale_penalty(snap.price[cols]), units=units, demand_full=d_full,
+        rho=rho, units=units, demand_full=d_full,
         demand_markdown=d_md, p_full=snap.price[cols], p_markdown=p_md,
-        p_salvage=snap.salvage[cols], known=known, collect=collect,
+        p_salvage=snap.salvage[cols], delta_cap=delta_cap, known=known, collect=collect,
         overtime_rate=0.0 if costs.overtime_cost is None else costs.overtime_cost,
         unknown=tuple(unknown),
     )
@@ -227,6 +235,7 @@ def subset(pr: OrderProblem, lines: IntArray, used: IntArray) -> OrderProblem:
         failure=pr.failure[:, lines], rho=pr.rho[lines], units=pr.units[:, lines],
         demand_full=pr.demand_full[:, lines], demand_markdown=pr.demand_markdown[:, lines],
         p_full=pr.p_full[lines], p_markdown=pr.p_markdown[lines], p_salvage=pr.p_salvage[lines],
+        delta_cap=pr.delta_cap[:, lines],
         cap_hard=pr.cap_hard - used, cap_soft=np.maximum(pr.cap_soft - used, 0),
         picks_today=pr.picks_today + used, unknown=(),
     )

@@ -49,7 +49,8 @@ class WindowPolicy:
     """Micro-batch MILP over a window of orders sharing stock and capacity.
 
     `decide` alone (no window) is the exact per-order optimum. `hindsight` is this policy fed
-    the ground truth (true stock, realised future demand) by the simulator: evaluation only.
+    the true stock (no record errors) by the simulator: evaluation only. It is NOT an upper
+    bound (it knows neither future walk-in nor future online demand); see the report.
     """
 
     name: str
