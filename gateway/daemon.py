@@ -18,7 +18,6 @@ import logging
 import signal
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +185,7 @@ class Daemon:
         pipeline = self.pipeline = Pipeline(
             self.store_id, outbox, cleaner, self.metrics, cycle_s=cycle_s,
             flush_interval_s=s.gateway.flush_interval_s, quarantine=quarantine,
-            picked=restored.picked, key_slot_us=self._key_slot(),
+            picked=restored.picked, ingester=self._ingester(),
         )
         payload, serial_drivers = self._drivers()
         pipeline.start()
@@ -215,13 +214,12 @@ class Daemon:
         self._shutdown(outbox, sink, sink_stop, sink_thread, quarantine)
         return code
 
-    def _key_slot(self) -> int:
-        """1..999 µs from the client id when sharing a subscription (0 alone): see Pipeline."""
+    def _ingester(self) -> str:
+        """The summary-key discriminator: the MQTT client id when sharing a subscription."""
         mqtt = self.settings.mqtt
         if not mqtt.shared_group:
-            return 0
-        client_id = mqtt.client_id or f"shelfsight-gateway-{self.store_id}"
-        return 1 + zlib.crc32(client_id.encode()) % 999
+            return ""
+        return mqtt.client_id or f"shelfsight-gateway-{self.store_id}"
 
     def _start_sink(self, outbox: Outbox, sink: Sink, stop: threading.Event) -> threading.Thread:
         t = threading.Thread(target=drain, args=(outbox, sink, stop), name="sink", daemon=True)

@@ -110,7 +110,7 @@ class Pipeline:
         picked: Iterable[bytes] = (),
         clock: Callable[[], int] = time.time_ns,
         put_timeout_s: float = 1.0,
-        key_slot_us: int = 0,
+        ingester: str = "",
     ) -> None:
         self.store_id = store_id
         self.outbox = outbox
@@ -132,7 +132,7 @@ class Pipeline:
         self._flushed_below: dict[bool, int | None] = {True: None, False: None}
         self._acks: deque[_PendingAck] = deque()
         self._events: list[TagEvent] = []
-        self.builder = RecordBuilder(store_id, clock, key_slot_us=key_slot_us,
+        self.builder = RecordBuilder(store_id, clock, ingester=ingester,
                                      state_refresh_s=state_refresh_s, picked=picked)
         self._watermark: int | None = None
         self._last_data_wall = clock()

@@ -82,15 +82,15 @@ class RecordBuilder:
         store_id: str,
         clock: Callable[[], int],
         *,
-        key_slot_us: int = 0,
+        ingester: str = "",
         state_refresh_s: float = 10.0,
         picked: Iterable[bytes] = (),
     ) -> None:
         self.store_id = store_id
         self.clock = clock
-        # Several gateways on one shared subscription summarise the same reader's cycles: each
-        # shifts its cycle_start by its own microseconds so their summary keys never collide.
-        self.key_slot_ns = key_slot_us * 1000
+        # Several gateways on one shared subscription summarise the same reader's cycles: the
+        # ingester (their MQTT client id) is part of the summary key, so their rows never collide.
+        self.ingester = ingester
         self.state_refresh_ns = round(state_refresh_s * NS)
         self.ids = EpcIdentities()
         self.picked = set(picked)
@@ -101,11 +101,11 @@ class RecordBuilder:
     def summaries(self, s: Summaries) -> list[ReadSummaryRow]:
         if not len(s):
             return []
-        store, slot = self.store_id, self.key_slot_ns
+        store, ingester = self.store_id, self.ingester
         rssi = s.peak_rssi.astype(np.float64)
         return [
-            ReadSummaryRow(store, rd, a, e, to_datetime(cs + slot), to_datetime(f), to_datetime(la),
-                           cnt, None if pk != pk else pk)
+            ReadSummaryRow(store, rd, a, e, to_datetime(cs), to_datetime(f), to_datetime(la),
+                           cnt, None if pk != pk else pk, ingester)
             for cs, rd, a, e, f, la, cnt, pk in zip(
                 s.cycle_start_ns.tolist(), s.reader.tolist(), s.antenna.tolist(), s.epc.tolist(),
                 s.first_ns.tolist(), s.last_ns.tolist(), s.count.tolist(), rssi.tolist(),

@@ -53,16 +53,17 @@ class ReadSummaryRow(msgspec.Struct, frozen=True, array_like=True, tag="r"):
     last_seen: datetime
     read_count: int
     peak_rssi: float | None = None
+    ingester: str = ""  # the gateway that summarised it (shared subscriptions): part of the key
 
     TABLE = "tag_reads"
 
-    def key(self) -> tuple[str, str, int, bytes, datetime]:
-        return (self.store_id, self.reader_id, self.antenna, self.epc, self.cycle_start)
+    def key(self) -> tuple[str, str, int, bytes, datetime, str]:
+        return (self.store_id, self.reader_id, self.antenna, self.epc, self.cycle_start, self.ingester)
 
     def as_row(self) -> tuple[Any, ...]:
         return (
             self.store_id, self.reader_id, self.antenna, self.epc, self.cycle_start,
-            self.first_seen, self.last_seen, self.read_count, self.peak_rssi,
+            self.first_seen, self.last_seen, self.read_count, self.peak_rssi, self.ingester,
         )
 
 

@@ -32,13 +32,13 @@ class TableSpec:
 
 
 _READ_COLS = ("store_id", "reader_id", "antenna", "epc", "cycle_start", "first_seen", "last_seen",
-              "read_count", "peak_rssi")
+              "read_count", "peak_rssi", "ingester")
 READS = TableSpec(
     target="tag_reads",
     stage="stage_tag_reads",
     columns=_READ_COLS,
     stage_types=("text", "text", "int4", "bytea", "timestamptz", "timestamptz", "timestamptz",
-                 "int8", "float8"),
+                 "int8", "float8", "text"),
     insert=f"INSERT INTO tag_reads ({', '.join(_READ_COLS)})"
     f" SELECT {', '.join(_READ_COLS)} FROM stage_tag_reads ON CONFLICT DO NOTHING",
 )

@@ -121,6 +121,10 @@ class StoreSettings(_Settings):
             for antenna, zone in reader.zones.items():
                 if zone not in self.zones:
                     errors.append(f"readers[{i}].zones.{antenna}: unknown zone {zone!r}")
+        if self.mqtt.shared_group and not self.mqtt.client_id:
+            errors.append(
+                "mqtt.client_id: required with shared_group (each gateway needs its own stable id)"
+            )
         if errors:
             raise ValueError("; ".join(errors))
         return self

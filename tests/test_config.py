@@ -73,3 +73,13 @@ def test_configuration_docs_are_generated_from_the_models() -> None:
     assert (ROOT / "docs" / "configuration.md").read_text() == render(), (
         "docs/configuration.md drifted: run `shelfsight config docs --out docs/configuration.md`"
     )
+
+
+def test_shared_subscription_needs_a_client_id(tmp_path: Path) -> None:
+    bad = tmp_path / "shared.toml"
+    bad.write_text('[store]\nid = "s"\n[mqtt]\nshared_group = "ingest"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(StoreSettings, bad)
+    assert info.value.problems == [
+        "mqtt.client_id: required with shared_group (each gateway needs its own stable id)"
+    ]

@@ -43,7 +43,7 @@ def test_agreed_tables_and_columns_exist(pg_migrated_dsn: str) -> None:
     with psycopg.connect(pg_migrated_dsn) as conn:
         assert _columns(conn, "tag_reads") == [
             "store_id", "reader_id", "antenna", "epc", "cycle_start", "first_seen", "last_seen",
-            "read_count", "peak_rssi",
+            "read_count", "peak_rssi", "ingester",
         ]
         assert _columns(conn, "tag_events") == [
             "store_id", "epc", "seq", "time", "kind", "zone", "from_zone", "gtin", "serial",

@@ -42,7 +42,10 @@ CREATE TABLE tag_reads (
     last_seen   timestamptz NOT NULL,
     read_count  int NOT NULL CHECK (read_count > 0),
     peak_rssi   real,
-    CONSTRAINT tag_reads_key UNIQUE (store_id, reader_id, antenna, epc, cycle_start),
+    -- Which gateway summarised the cycle: several gateways on one shared subscription each see a
+    -- share of a reader's messages, so each writes its own summary row of the same cycle.
+    ingester    text NOT NULL DEFAULT '',
+    CONSTRAINT tag_reads_key UNIQUE (store_id, reader_id, antenna, epc, cycle_start, ingester),
     CONSTRAINT tag_reads_seen_order CHECK (first_seen <= last_seen)
 );
 

@@ -9,7 +9,7 @@ SELECT create_hypertable('tag_events', by_range('time', INTERVAL '7 days'));
 ALTER TABLE tag_reads SET (
     timescaledb.compress,
     timescaledb.compress_segmentby = 'store_id',
-    timescaledb.compress_orderby = 'cycle_start DESC, reader_id, antenna, epc'
+    timescaledb.compress_orderby = 'cycle_start DESC, reader_id, antenna, epc, ingester'
 );
 ALTER TABLE tag_events SET (
     timescaledb.compress,
