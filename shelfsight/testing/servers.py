@@ -26,6 +26,7 @@ class PgHandle:
     server: PostgresServer | None = None  # None: external (cannot be stopped by tests)
     _templates: dict[str, str] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=itertools.count)
+    _timescale: bool | None = None
 
     @property
     def external(self) -> bool:
@@ -49,6 +50,13 @@ class PgHandle:
         """A fresh database with every migration applied (cloned from a migrated template)."""
         from shelfsight.db import migrate
 
+        if self.timescale_available():
+            # No template cloning with TimescaleDB: its scheduler keeps a background worker
+            # connected to every database with the extension, and CREATE DATABASE ... TEMPLATE
+            # fails while anyone is connected to the template.
+            dsn = self.create_database(prefix)
+            migrate(dsn)
+            return dsn
         if "migrated" not in self._templates:
             dsn = self.create_database("tmpl")
             migrate(dsn)
@@ -56,11 +64,13 @@ class PgHandle:
         return self.create_database(prefix, template=self._templates["migrated"])
 
     def timescale_available(self) -> bool:
-        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-            ).fetchone()
-        return row is not None
+        if self._timescale is None:
+            with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+                ).fetchone()
+            self._timescale = row is not None
+        return self._timescale
 
     def close(self) -> None:
         if self.server is not None:
