@@ -27,6 +27,7 @@ class PgHandle:
     _templates: dict[str, str] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=itertools.count)
     _timescale: bool | None = None
+    _created: list[str] = field(default_factory=list)
 
     @property
     def external(self) -> bool:
@@ -44,6 +45,7 @@ class PgHandle:
             )
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
             conn.execute(query)
+        self._created.append(name)
         return self.dsn_for(name)
 
     def migrated_database(self, prefix: str = "m") -> str:
@@ -74,7 +76,14 @@ class PgHandle:
 
     def close(self) -> None:
         if self.server is not None:
-            self.server.close()
+            self.server.close()  # a throwaway server goes whole
+            return
+        # Someone else's server: leave it as we found it.
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            for name in reversed(self._created):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
 
 
 def session_postgres() -> PgHandle:
