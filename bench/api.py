@@ -8,6 +8,12 @@ settings, 2 workers) and drives it the same way. The load generator is a minimal
 HTTP/1.1 client in this process (much cheaper per request than httpx), on the same cores as
 the servers and PostgreSQL. `oversold` is checked in the database afterwards: units reserved
 beyond units present (shops) or on hand (warehouses), which must be 0.
+
+CPU per request is read from /proc over the measured window (after the warm-up): the API's
+process tree (uvicorn master + workers), PostgreSQL's (postmaster + backends) and this process
+(the load generator); `cpu_ms_per_request` divides each by the requests answered in the window.
+`worker_connections` is how the keep-alive connections were split across the uvicorn workers
+(sampled mid-run), `worker_cpu_share` each worker's share of the API CPU.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import psycopg
 from fastapi import FastAPI
 
 from allocator.api.auth import new_key
+from bench import proc_stats
 from readers.epc import check_digit
 from shelfsight.db import migrate
 from shelfsight.embedded.ports import free_port
@@ -165,11 +172,74 @@ async def _connection(port: int, make: Callable[[], bytes], until: float, warm: 
         writer.close()
 
 
-async def _drive(port: int, make: Callable[[], bytes], seconds: float, connections: int) -> _Stats:
+class _Usage:
+    """CPU seconds of the server tree (per process), PostgreSQL and this process, at one time."""
+
+    def __init__(self, server_root: int, pg_root: int | None) -> None:
+        self.server = proc_stats.tree_cpu_s(server_root)
+        self.pg = sum(proc_stats.tree_cpu_s(pg_root).values()) if pg_root is not None else 0.0
+        t = os.times()
+        self.loadgen = t.user + t.system
+
+
+class _Probe:
+    """Reads `_Usage` when the measured window opens and closes, the connection split mid-run."""
+
+    def __init__(self, server_root: int, pg_root: int | None, port: int) -> None:
+        self.server_root, self.pg_root, self.port = server_root, pg_root, port
+        self.start: _Usage | None = None
+        self.end: _Usage | None = None
+        self.split: dict[int, int] = {}
+
+    async def watch(self, warm: float, until: float) -> None:
+        await asyncio.sleep(max(0.0, warm - time.perf_counter()))
+        self.start = _Usage(self.server_root, self.pg_root)
+        await asyncio.sleep(max(0.0, (warm + until) / 2 - time.perf_counter()))
+        self.split = proc_stats.connections_by_pid(
+            self.port, proc_stats.descendants(self.server_root)
+        )
+        await asyncio.sleep(max(0.0, until - time.perf_counter()))
+        self.end = _Usage(self.server_root, self.pg_root)
+
+    def report(self, requests: int, seconds: float) -> dict[str, Any]:
+        if self.start is None or self.end is None:
+            return {}
+        a, b = self.start, self.end
+        per_pid = {pid: b.server[pid] - a.server.get(pid, 0.0) for pid in b.server}
+        server = sum(per_pid.values())
+        workers = sorted(
+            (pid for pid in per_pid if pid != self.server_root
+             and (self.split.get(pid, 0) or per_pid[pid] > 0.05)),
+        )
+        pg, loadgen = b.pg - a.pg, b.loadgen - a.loadgen
+        n = max(requests, 1)
+        return {
+            "cpu_pct": {"server": round(100 * server / seconds, 1),
+                        "postgres": round(100 * pg / seconds, 1),
+                        "load_generator": round(100 * loadgen / seconds, 1)},
+            "cpu_ms_per_request": {
+                "server": round(1000 * server / n, 3),
+                "postgres": round(1000 * pg / n, 3),
+                "load_generator": round(1000 * loadgen / n, 3),
+                "total": round(1000 * (server + pg + loadgen) / n, 3),
+            },
+            "worker_connections": [self.split.get(pid, 0) for pid in workers],
+            "worker_cpu_share": [round(per_pid[pid] / server, 3) if server else 0.0
+                                 for pid in workers],
+        }
+
+
+async def _drive(
+    port: int, make: Callable[[], bytes], seconds: float, connections: int,
+    probe: _Probe | None = None,
+) -> _Stats:
     st = _Stats()
     warm = time.perf_counter() + WARMUP_S
     until = warm + seconds
-    await asyncio.gather(*[_connection(port, make, until, warm, st) for _ in range(connections)])
+    watch = [probe.watch(warm, until)] if probe is not None else []
+    await asyncio.gather(
+        *[_connection(port, make, until, warm, st) for _ in range(connections)], *watch
+    )
     return st
 
 
@@ -213,6 +283,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         pass
     if proc.stderr:
         proc.stderr.close()
+
+
+def _postmaster_pid(pg: PostgresServer) -> int | None:
+    try:
+        return int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        log.warning("no postmaster.pid: PostgreSQL CPU not measured")
+        return None
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -270,7 +348,8 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
                      api_port, "/readyz")
         try:
             make = _allocation_requests(key.token, gtins, contended, rng)
-            st = asyncio.run(_drive(api_port, make, seconds, connections))
+            probe = _Probe(api.pid, _postmaster_pid(pg), api_port)
+            st = asyncio.run(_drive(api_port, make, seconds, connections, probe))
         finally:
             _stop(api)
         trivial = _serve(
@@ -281,7 +360,8 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         )
         try:
             request = b"GET /trivial HTTP/1.1\r\nHost: bench\r\n\r\n"
-            tst = asyncio.run(_drive(trivial_port, lambda: request, seconds, connections))
+            tprobe = _Probe(trivial.pid, None, trivial_port)
+            tst = asyncio.run(_drive(trivial_port, lambda: request, seconds, connections, tprobe))
         finally:
             _stop(trivial)
         sold_over = oversold(dsn)
@@ -308,6 +388,8 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         "trivial_errors": tst.transport_errors + sum(n for s, n in tst.statuses.items() if s != 200),
         "rps_vs_trivial": round(api_summary["rps"] / trivial_summary["rps"], 3)
         if trivial_summary["rps"] else None,
+        "usage": probe.report(len(st.latencies), seconds),
+        "trivial_usage": tprobe.report(len(tst.latencies), seconds),
         "setup": {"shops": SHOPS, "warehouses": WAREHOUSES, "gtins": GTINS + 1,
                   "contended_share": 0.2, "workers": 2, "pool_max_per_worker": pool_max,
                   "load_generator": "asyncio HTTP/1.1 keep-alive, same host"},

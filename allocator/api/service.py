@@ -61,9 +61,8 @@ async def _snapshot(
     conn: AsyncConnection[TupleRow], caches: stock.Caches, order: Order, costs: CostConfig
 ) -> StockSnapshot:
     gtins = [x.gtin for x in order.lines]
-    nodes_cache = caches.nodes
-    nodes = await nodes_cache.get(conn)
-    products, sold = await caches.gtins.get(conn, gtins)
+    view = await caches.nodes.view(conn)  # one consistent node order for the whole snapshot
+    products, _ = await caches.gtins.get(conn, gtins)
     errors = [
         FieldError(f"lines[{i}].gtin", f"unknown GTIN {x.gtin}", code="unknown_gtin")
         for i, x in enumerate(order.lines)
@@ -73,15 +72,16 @@ async def _snapshot(
         raise ProblemError(
             422, ProblemType.UNKNOWN_GTIN, "; ".join(e.reason for e in errors), errors
         )
-    if order.collect_shop is not None and nodes_cache.kinds.get(order.collect_shop) != NodeKind.SHOP:
+    if order.collect_shop is not None and view.kinds.get(order.collect_shop) != NodeKind.SHOP:
         raise ProblemError(
             422,
             ProblemType.UNKNOWN_NODE,
             f"collect_shop {order.collect_shop!r} is not a known shop",
             [FieldError("collect_shop", "unknown shop", code="unknown_node")],
         )
-    cells = await stock.load_cells(conn, gtins)
-    return stock.build_snapshot(nodes, products, gtins, cells, sold, costs)
+    cells = await stock.load_cell_arrays(conn, gtins, view.index)
+    sales = caches.gtins.sales_columns(gtins, view)
+    return stock.build_snapshot(view.nodes, products, gtins, cells, sales, costs)
 
 
 def _not_available(decision: Decision, detail: str) -> ProblemError:

@@ -69,23 +69,44 @@ async def load_products(conn: AsyncConnection[TupleRow], gtins: list[str]) -> di
     return out
 
 
+@dataclass(frozen=True)
+class NodeView:
+    """One refresh of the nodes: rows in snapshot order, consistent with each other."""
+
+    nodes: tuple[Node, ...] = ()
+    kinds: dict[str, NodeKind] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)  # node id -> row in `nodes`
+    version: int = 0  # bumped on every refresh: columns cached against `nodes` check it
+
+
 @dataclass
 class NodeCache:
     """The nodes with coordinates and today's reserved picks per node, refreshed every few s."""
 
     ttl_s: float = NODES_TTL_S
-    nodes: tuple[Node, ...] = ()
-    kinds: dict[str, NodeKind] = field(default_factory=dict)
+    current: NodeView = field(default_factory=NodeView)
     _at: float = -1e9
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return self.current.nodes
+
+    @property
+    def kinds(self) -> dict[str, NodeKind]:
+        return self.current.kinds
+
     async def get(self, conn: AsyncConnection[TupleRow]) -> tuple[Node, ...]:
+        return (await self.view(conn)).nodes
+
+    async def view(self, conn: AsyncConnection[TupleRow]) -> NodeView:
+        """The current nodes, refreshed first when older than `ttl_s`."""
         if time.monotonic() - self._at <= self.ttl_s:
-            return self.nodes
+            return self.current
         async with self._lock:
             if time.monotonic() - self._at > self.ttl_s:
                 await self._refresh(conn)
-        return self.nodes
+        return self.current
 
     def invalidate(self) -> None:
         self._at = -1e9
@@ -106,8 +127,10 @@ class NodeCache:
             if lat is None or lon is None:
                 continue  # a node without a location cannot be costed; never allocated
             nodes.append(Node(str(store_id), NodeKind(kind), float(lat), float(lon), int(cap), int(picks)))
-        self.nodes = tuple(nodes)
-        self.kinds = kinds
+        self.current = NodeView(
+            tuple(nodes), kinds, {node.id: i for i, node in enumerate(nodes)},
+            self.current.version + 1,
+        )
         self._at = time.monotonic()
 
 
@@ -155,6 +178,52 @@ async def load_cells(conn: AsyncConnection[TupleRow], gtins: list[str]) -> CellC
     return counts
 
 
+_SNAPSHOT_CELLS_SQL = """
+SELECT false, store_id, gtin, count(*)::bigint, avg(confidence)::float8
+  FROM tag_state WHERE gtin = ANY(%(g)s) AND status = 'present' GROUP BY store_id, gtin
+UNION ALL
+SELECT false, warehouse_id, gtin, on_hand::bigint, NULL
+  FROM warehouse_stock WHERE gtin = ANY(%(g)s)
+UNION ALL
+SELECT true, node_id, gtin, sum(qty - picked)::bigint, NULL
+  FROM reservations WHERE gtin = ANY(%(g)s) AND status = 'active' AND expires_at > now()
+ GROUP BY node_id, gtin
+"""
+
+
+@dataclass(frozen=True)
+class CellArrays:
+    """Units, open reservations and mean confidence for nodes x GTINs, in snapshot order."""
+
+    units: np.ndarray
+    reserved: np.ndarray
+    confidence: np.ndarray
+
+
+async def load_cell_arrays(
+    conn: AsyncConnection[TupleRow], gtins: list[str], index: dict[str, int]
+) -> CellArrays:
+    """The allocation path's read: straight into arrays (rows of nodes not in `index` skipped)."""
+    cur = await conn.execute(_SNAPSHOT_CELLS_SQL, {"g": gtins})
+    n, col = len(index), {g: j for j, g in enumerate(gtins)}
+    units = np.zeros((n, len(gtins)), dtype=np.int64)
+    reserved = np.zeros((n, len(gtins)), dtype=np.int64)
+    conf = np.full((n, len(gtins)), DEFAULT_CONFIDENCE, dtype=np.float64)
+    for is_reservation, node, gtin, count, mean_conf in await cur.fetchall():
+        i = index.get(node)
+        if i is None:
+            continue
+        j = col[gtin]
+        if is_reservation:
+            reserved[i, j] = count
+        else:
+            units[i, j] = count
+            if mean_conf is not None:
+                conf[i, j] = mean_conf
+    np.clip(conf, 0.0, 1.0, out=conf)
+    return CellArrays(units, reserved, conf)
+
+
 @dataclass
 class GtinCache:
     """Products and recent sales per GTIN, cached `ttl_s` (they change daily, not per order).
@@ -164,6 +233,24 @@ class GtinCache:
 
     ttl_s: float = GTIN_TTL_S
     _entries: dict[str, tuple[float, ProductInfo, dict[str, int]]] = field(default_factory=dict)
+    #: Per GTIN, its sales as a column over `NodeCache.nodes` of the version noted.
+    _columns: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+
+    def sales_columns(self, gtins: list[str], nodes: NodeView) -> np.ndarray:
+        """Recent sales per node x GTIN (GTINs fetched by `get` first), columns cached."""
+        out = np.zeros((len(nodes.nodes), len(gtins)), dtype=np.float64)
+        for j, g in enumerate(gtins):
+            cached = self._columns.get(g)
+            if cached is None or cached[0] != nodes.version:
+                column = np.zeros(len(nodes.nodes), dtype=np.float64)
+                entry = self._entries.get(g)
+                for store, units in (entry[2] if entry is not None else {}).items():
+                    i = nodes.index.get(store)
+                    if i is not None:
+                        column[i] = units
+                cached = self._columns[g] = (nodes.version, column)
+            out[:, j] = cached[1]
+        return out
 
     async def get(
         self, conn: AsyncConnection[TupleRow], gtins: list[str]
@@ -179,6 +266,7 @@ class GtinCache:
                     sales[gtin][str(store)] = int(units)
             for g, info in products.items():
                 self._entries[g] = (now, info, sales[g])
+                self._columns.pop(g, None)
         found: dict[str, ProductInfo] = {}
         sold: dict[tuple[str, str], int] = {}
         for g in gtins:
@@ -205,36 +293,23 @@ def build_snapshot(
     nodes: tuple[Node, ...],
     products: dict[str, ProductInfo],
     gtins: list[str],
-    cells: CellCounts,
-    sold: dict[tuple[str, str], int],
+    cells: CellArrays,
+    sales: np.ndarray,
     costs: CostConfig,
     today: date | None = None,
 ) -> StockSnapshot:
-    """The columnar snapshot for `gtins` (all in `products`) across `nodes` (pure)."""
+    """The columnar snapshot for `gtins` (all in `products`) across `nodes` (pure).
+
+    `cells` and `sales` (recent units sold) are nodes x GTINs in the order given.
+    """
     day = today or datetime.now(UTC).date()
-    n, g = len(nodes), len(gtins)
-    row = {node.id: i for i, node in enumerate(nodes)}
-    col = {x: j for j, x in enumerate(gtins)}
-    units = np.zeros((n, g), dtype=np.int64)
-    reserved = np.zeros((n, g), dtype=np.int64)
-    sales = np.zeros((n, g), dtype=np.float64)
-    conf = np.full((n, g), DEFAULT_CONFIDENCE, dtype=np.float64)
-    for source, target in ((cells.units, units), (cells.reserved, reserved), (sold, sales)):
-        for (node_id, gtin), value in source.items():
-            i, j = row.get(node_id), col.get(gtin)
-            if i is not None and j is not None:
-                target[i, j] = value
-    for (node_id, gtin), c in cells.confidence.items():
-        i, j = row.get(node_id), col.get(gtin)
-        if i is not None and j is not None:
-            conf[i, j] = min(max(c, 0.0), 1.0)
     is_shop = np.array([node.kind is NodeKind.SHOP for node in nodes], dtype=np.bool_)[:, None]
     protect = np.where(is_shop, costs.protection_units, 0)
-    avail = np.maximum(units - reserved - protect, 0)
+    avail = np.maximum(cells.units - cells.reserved - protect, 0)
     prior = costs.new_item_velocity_prior
     vel = np.where(is_shop, (sales + prior * PRIOR_DAYS) / (VELOCITY_DAYS + PRIOR_DAYS), prior)
     info = [products[x] for x in gtins]
-    to_md = np.array([p.days_to_markdown(day) for p in info], dtype=object)
+    to_md = [p.days_to_markdown(day) for p in info]
     has_md = np.array([d is not None for d in to_md], dtype=np.bool_)
     md = np.array([0.0 if d is None else d for d in to_md], dtype=np.float64)
     full = np.array([p.price for p in info], dtype=np.float64)
@@ -252,7 +327,7 @@ def build_snapshot(
         markdown_price=marked,
         days_to_end=to_end,
         salvage=[p.salvage for p in info],
-        confidence=conf,
+        confidence=cells.confidence,
         velocity=vel,
     )
 
