@@ -71,11 +71,16 @@ def _pct(a: float, b: float) -> float | None:
     return None if b == 0 else round(100.0 * a / b, 4)
 
 
-def run(seed: int = 1, items: int = 3000, minutes: float = 30.0) -> dict[str, Any]:
+def run(
+    seed: int = 1,
+    items: int = 3000,
+    minutes: float = 30.0,
+    configs: list[tuple[str, CleaningConfig]] | None = None,
+) -> dict[str, Any]:
     shop_cfg = ShopConfig(items=items, census_every_s=600.0)
     sim = ShopSim(shop_cfg, seed=seed)
     zmap = zone_map()
-    scores = [_Score(name, Cleaner(cfg, zmap, ZONES)) for name, cfg in _configs()]
+    scores = [_Score(name, Cleaner(cfg, zmap, ZONES)) for name, cfg in (configs or _configs())]
     cycles = round(minutes * 60.0 / shop_cfg.cycle_s)
     warm = int(WARMUP_S / shop_cfg.cycle_s)
     reads = 0

@@ -57,6 +57,12 @@ class CleaningConfig(BaseModel):
 
     method: CleaningMethod = Field(CleaningMethod.SMURF, description="smurf (adaptive) or fixed.")
     fixed_window_s: float = Field(10.0, gt=0, description="Window of the fixed-window method.")
+    transition_at_tills_only: bool = Field(
+        True,
+        description="SMURF's transition test (halving a window when reads thin out) speeds up only"
+        " the sold decision of items at an exit/POS zone; elsewhere an item goes missing only after"
+        " its full completeness window unread (false: the test shortens every item's window).",
+    )
     min_window_s: float = Field(2.0, gt=0, description="Smallest adaptive window.")
     max_window_s: float = Field(60.0, gt=0, description="Largest adaptive window.")
     delta: float = Field(

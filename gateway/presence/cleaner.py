@@ -5,8 +5,12 @@ Pure (no I/O, no clock): time comes from the reads (`ingest`) and from the calle
 Time is cut into epochs of `epoch_s`. An epoch is evaluated once the watermark (the newest time
 seen) passes its end plus `lateness_s`, so reads of other readers arriving a little late still
 count. Each evaluation updates every present tag's window (SMURF or fixed, vectorised) and
-declares `missing` (or `sold` when last seen in an exit/POS zone) the tags with no
-read within their window. Missing tags become `departed` after `departed_after_s`. Reads drive
+declares `missing` (or `sold` when last seen at a till or exit: `reads.py`) the tags with no
+read within their window. With `transition_at_tills_only`, the window SMURF's transition test
+shortens applies only to items at an exit/POS zone (where departures happen and their latency
+matters); elsewhere an item must go unread for its full completeness window w* before it is
+missing, so the test's false alarms on present items no longer cost presence accuracy.
+Missing tags become `departed` after `departed_after_s`. Reads drive
 `arrived` and `moved` (zone = argmax of age-weighted RSSI power, confirmed after the hold-off).
 A census batch (`census_zone`) sets the found items present in that zone with confidence 1 and
 makes the items believed there but not found `missing`.
@@ -313,8 +317,13 @@ class Cleaner:
             return []
         off = self._head - x
         bits = tg.hist[pres] >> np.uint64(off) if off < 64 else np.zeros(pres.shape[0], np.uint64)
-        w = self.policy.update(tg.win[pres], bits, self._rate(pres))
+        rate = self._rate(pres)
+        w = self.policy.update(tg.win[pres], bits, rate)
         tg.win[pres] = w
+        if self.config.transition_at_tills_only:
+            # only an item at a till or exit may leave on a window the transition test shortened
+            at_till = self.zones.departs[tg.zone[pres]] | self.zones.departs[tg.pending[pres]]
+            w = np.where(at_till, w, np.maximum(w, self.policy.completeness(rate)))
         gone = tg.last_epoch[pres] < x - w + 1
         if not gone.any():
             return []

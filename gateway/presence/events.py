@@ -16,9 +16,10 @@ class EventKind(StrEnum):
     * MISSING: a present tag not seen for longer than its window, not through an exit/POS
       zone, or absent from a census of its zone (`zone` = where it was believed to be).
     * DEPARTED: missing for longer than `departed_after_s` (`zone` = last believed zone).
-    * SOLD: last seen in an exit or POS zone, then not seen for its window
-      (`zone` = that exit/POS zone, `from_zone` = the believed zone when it differs;
-      `time_ns` = when it was last seen there).
+    * SOLD: read in an exit or POS zone while at a till or exit (its best or believed zone is
+      an exit/POS zone: a stray exit read of an item on a nearby fixture does not count), within
+      `exit_grace_s` of its last read, then not seen for its window (`zone` = that exit/POS zone,
+      `from_zone` = the believed zone when it differs; `time_ns` = when it was last seen there).
     * CENSUS: found by a handheld census of `zone` (confidence reset to 1; `from_zone` = the
       previously believed zone when it differs).
     """

@@ -17,6 +17,11 @@ class WindowPolicy(Protocol):
 
     def update(self, w: IntArray, bits: BitsArray, p: FloatArray) -> IntArray: ...
 
+    def completeness(self, p: FloatArray) -> IntArray:
+        """The window (epochs) a tag of read rate `p` must go unread, without any transition
+        shortcut, before it is believed gone."""
+        ...
+
 
 class FixedPolicy:
     """The same window for every tag, always."""
@@ -32,3 +37,6 @@ class FixedPolicy:
     def update(self, w: IntArray, bits: BitsArray, p: FloatArray) -> IntArray:
         out: npt.NDArray[np.int64] = np.full(w.shape[0], self.w, dtype=np.int64)
         return out
+
+    def completeness(self, p: FloatArray) -> IntArray:
+        return self.initial(p)

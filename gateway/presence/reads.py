@@ -52,18 +52,9 @@ def apply_reads(
     tg.census_only[uid] = False
     was_present = tg.status[uid] == _PRESENT
 
-    dep = zones.departs[z]
-    if dep.any():
-        d_ids, d_t, d_z = ids[dep], t[dep], z[dep]
-        o = np.lexsort((d_t, d_ids))
-        d_ids, d_t, d_z = d_ids[o], d_t[o], d_z[o]
-        last = np.append(d_ids[1:] != d_ids[:-1], True)
-        d_ids, d_t, d_z = d_ids[last], d_t[last], d_z[last]
-        newer_d = d_t > tg.depart_ns[d_ids]
-        tg.depart_zone[d_ids] = np.where(newer_d, d_z, tg.depart_zone[d_ids])
-        tg.depart_ns[d_ids] = np.maximum(tg.depart_ns[d_ids], d_t)
     update_rate(tg, p, ids, ep, uid, was_present)
     update_zpow(tg, p, ids, t, z, rssi, uid, t_last)
+    _note_departure_reads(tg, zones, ids, t, z)
 
     raw: list[RawEvent] = []
     best = np.argmax(tg.zpow[uid], axis=1).astype(np.int16)
@@ -99,6 +90,38 @@ def apply_reads(
             tg.zone[m_ids] = b[confirm]
             tg.pending[m_ids] = NO_ZONE
     return raw
+
+
+def _note_departure_reads(
+    tg: TagTable,
+    zones: ZoneMap,
+    ids: npt.NDArray[np.int64],
+    t: npt.NDArray[np.int64],
+    z: npt.NDArray[np.int16],
+) -> None:
+    """Record the last exit/POS read of each tag that is *at* a till or exit: its best zone by
+    age-weighted RSSI (after this batch) or its believed zone is an exit/POS zone.
+
+    A stray read of the exit antenna on an item still on a nearby floor fixture does not count:
+    its best zone stays the floor. (Counting it made such an item `sold` when it then went
+    unread for its window, a false departure; see tests/test_presence.py.)
+    """
+    dep = zones.departs[z]
+    if not dep.any():
+        return
+    d_ids, d_t, d_z = ids[dep], t[dep], z[dep]
+    best = np.argmax(tg.zpow[d_ids], axis=1)
+    at_till = zones.departs[best] | zones.departs[tg.zone[d_ids]]
+    if not at_till.any():
+        return
+    d_ids, d_t, d_z = d_ids[at_till], d_t[at_till], d_z[at_till]
+    o = np.lexsort((d_t, d_ids))
+    d_ids, d_t, d_z = d_ids[o], d_t[o], d_z[o]
+    last = np.append(d_ids[1:] != d_ids[:-1], True)
+    d_ids, d_t, d_z = d_ids[last], d_t[last], d_z[last]
+    newer_d = d_t > tg.depart_ns[d_ids]
+    tg.depart_zone[d_ids] = np.where(newer_d, d_z, tg.depart_zone[d_ids])
+    tg.depart_ns[d_ids] = np.maximum(tg.depart_ns[d_ids], d_t)
 
 
 def update_rate(

@@ -64,9 +64,13 @@ class SmurfPolicy:
     def initial(self, p: FloatArray) -> IntArray:
         return np.full(p.shape[0], self.min_w, dtype=np.int64)
 
+    def completeness(self, p: FloatArray) -> IntArray:
+        """w* clamped to [min_w, max_w]: the window without the transition test's halving."""
+        return np.clip(completeness_window(p, self.delta), self.min_w, self.max_w).astype(np.int64)
+
     def update(self, w: IntArray, bits: BitsArray, p: FloatArray) -> IntArray:
         """New windows after one epoch; `bits` bit 0 is that epoch."""
-        w_star = np.clip(completeness_window(p, self.delta), self.min_w, self.max_w)
+        w_star = self.completeness(p)
         s = reads_in_window(bits, w)
         grow = w_star > w
         shrink = ~grow & transition_detected(s, w, p)
