@@ -39,11 +39,15 @@ async def get_state(request: Request) -> ApiState:
     return state_of(request)
 
 
-async def get_pool(request: Request) -> AsyncConnectionPool:
-    pool = state_of(request).pool
-    if pool is None:
+def pool_of(state: ApiState) -> AsyncConnectionPool:
+    """The open pool (503 before the lifespan opened it); for routes that skip `Pool`."""
+    if state.pool is None:
         raise ProblemError(503, ProblemType.UNAVAILABLE, "database pool not open")
-    return pool
+    return state.pool
+
+
+async def get_pool(request: Request) -> AsyncConnectionPool:
+    return pool_of(state_of(request))
 
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer ssk_<id>_<secret>`")

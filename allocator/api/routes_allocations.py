@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from allocator.api import idempotency, picks, reservations, service
-from allocator.api.deps import Caller, Pool, State
+from allocator.api.deps import Caller, Pool, State, pool_of, state_of
 from allocator.api.problems import ProblemError, ProblemType
 from allocator.api.responses import problems
 from allocator.api.schemas import AllocationOut, OrderIn, PickIn, PickOut
@@ -43,13 +43,15 @@ def _canonical(body: Any, *extra: str) -> bytes:
 async def allocate(
     request: Request,
     body: OrderIn,
-    state: State,
-    pool: Pool,
     caller: Caller,
     dry_run: Annotated[bool, Query(description="Decide only; reserve nothing.")] = False,
     idempotency_key: IdemKey = None,
 ) -> Response:
     caller.require(oms=True)
+    # State and pool straight from the app, not as dependencies: each dependency FastAPI solves
+    # costs CPU on the hottest route.
+    state = state_of(request)
+    pool = pool_of(state)
     metrics = state.metrics
     settings = state.settings
     path = request.url.path
