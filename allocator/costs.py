@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammainc
+from scipy.special import betainc, gammainc
 
 from allocator.config import CostConfig
 
@@ -93,6 +93,17 @@ def poisson_sf(q: ArrayLike, lam: ArrayLike) -> FloatArray:
     return out
 
 
+def gamma_poisson_sf(q: ArrayLike, mean: ArrayLike, shape: ArrayLike) -> FloatArray:
+    """P(D >= q) for D negative binomial with `mean` and `shape` r (Poisson as r -> inf):
+    demand over a window when the rate itself is only known as a gamma posterior."""
+    qa = np.asarray(q, dtype=np.float64)
+    m = np.maximum(np.asarray(mean, dtype=np.float64), 0.0)
+    r = np.maximum(np.asarray(shape, dtype=np.float64), 1e-9)
+    p = r / (r + m)
+    out: FloatArray = np.where(qa <= 0, 1.0, 1.0 - betainc(r, np.maximum(qa, 1.0), p))
+    return out
+
+
 def unit_value(
     q: ArrayLike,
     demand_full: ArrayLike,
@@ -102,11 +113,13 @@ def unit_value(
     p_salvage: ArrayLike,
     *,
     known: bool = False,
+    shape: ArrayLike | None = None,
 ) -> FloatArray:
     """Δ(q): expected value of the q-th unit if it stays at the node until end of life.
 
     `demand_*` are Poisson means of the demand at full price (before the markdown date) and in the
-    markdown period; with `known=True` they are realised demand (the hindsight bound).
+    markdown period; with `shape` they are negative-binomial (the rate known only as a gamma
+    posterior with that shape); with `known=True` they are realised demand.
     """
     qa = np.asarray(q, dtype=np.float64)
     d1 = np.asarray(demand_full, dtype=np.float64)
@@ -114,6 +127,9 @@ def unit_value(
     if known:
         s1 = (qa <= d1).astype(np.float64)
         s2 = (qa <= d2).astype(np.float64)
+    elif shape is not None:
+        s1 = gamma_poisson_sf(qa, d1, shape)
+        s2 = gamma_poisson_sf(qa, d2, shape)
     else:
         s1 = poisson_sf(qa, d1)
         s2 = poisson_sf(qa, d2)
@@ -135,16 +151,17 @@ def opportunity_cost(
     *,
     cap: ArrayLike | None = None,
     known: bool = False,
+    shape: ArrayLike | None = None,
 ) -> FloatArray:
     """Φ(k) = Σ_{j=1..k} min(Δ(q − j + 1), cap): value lost by taking the top `take` of `units`."""
     q = np.asarray(units, dtype=np.float64)
     k = np.asarray(take, dtype=np.int64)
-    shape = np.broadcast_shapes(q.shape, k.shape, np.shape(demand_full))
-    total = np.zeros(shape, dtype=np.float64)
+    out_shape = np.broadcast_shapes(q.shape, k.shape, np.shape(demand_full))
+    total = np.zeros(out_shape, dtype=np.float64)
     kmax = int(k.max()) if k.size else 0
     for j in range(1, kmax + 1):
         d = unit_value(q - j + 1, demand_full, demand_markdown, p_full, p_markdown, p_salvage,
-                       known=known)
+                       known=known, shape=shape)
         if cap is not None:
             d = np.minimum(d, cap)
         total += np.where((k >= j) & (q - j + 1 >= 1), d, 0.0)
@@ -152,7 +169,8 @@ def opportunity_cost(
 
 
 def demand_windows(
-    velocity: ArrayLike, days_to_markdown: ArrayLike, days_to_end: ArrayLike, markdown_lift: float
+    velocity: ArrayLike, days_to_markdown: ArrayLike, days_to_end: ArrayLike,
+    markdown_lift: float | ArrayLike,
 ) -> tuple[FloatArray, FloatArray]:
     """Expected demand at full price before the markdown date and in the markdown period."""
     v = np.asarray(velocity, dtype=np.float64)
@@ -160,7 +178,7 @@ def demand_windows(
     md = np.clip(np.asarray(days_to_markdown, dtype=np.float64), 0.0, None)
     md = np.minimum(md, end)
     full: FloatArray = v * md
-    sale: FloatArray = v * markdown_lift * (end - md)
+    sale: FloatArray = v * np.asarray(markdown_lift, dtype=np.float64) * (end - md)
     return full, sale
 
 

@@ -89,11 +89,14 @@ class StockSnapshot:
     selling price), `cost`, `days_to_markdown` (days until the next markdown step; a value >=
     `days_to_end` means none is left), `markdown_price` (price after it), `days_to_end` (days
     until end of life), `salvage` (value of a unit left at end of life).
-    `markdown_lift` multiplies velocity during the markdown period. `future_full` and
+    `markdown_lift` multiplies velocity during the markdown period (one number, or (G,): the
+    lift of each GTIN's next markdown step over its current price). `future_full` and
     `future_markdown` (N, G), when given, are *known* future demand (evaluation only: the
     hindsight bound); otherwise demand is Poisson from velocity. `rebuy_cost` (G,), when given,
     is what the warehouse pays to re-buy a unit of the GTIN while re-buys are still open (NaN
     once closed): a warehouse unit that can be replaced is worth at most that.
+    `velocity_shape` (N, G), when given, is the shape of the gamma posterior behind each
+    velocity (prior pseudo-sales + sales seen): Δ then uses negative-binomial demand.
     """
 
     node_ids: tuple[str, ...]
@@ -112,10 +115,11 @@ class StockSnapshot:
     markdown_price: FloatArray
     days_to_end: FloatArray
     salvage: FloatArray
-    markdown_lift: float = 1.5
+    markdown_lift: float | FloatArray = 1.5
     future_full: FloatArray | None = None
     future_markdown: FloatArray | None = None
     rebuy_cost: FloatArray | None = None
+    velocity_shape: FloatArray | None = None
     _gtin_index: dict[str, int] = field(default_factory=dict, repr=False)
     _node_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -156,10 +160,11 @@ class StockSnapshot:
         salvage: object,
         confidence: object | None = None,
         velocity: object | None = None,
-        markdown_lift: float = 1.5,
+        markdown_lift: float | object = 1.5,
         future_full: object | None = None,
         future_markdown: object | None = None,
         rebuy_cost: object | None = None,
+        velocity_shape: object | None = None,
     ) -> StockSnapshot:
         """Check shapes and build; `confidence` defaults to 1, `velocity` to 0."""
         n, g = len(nodes), len(gtins)
@@ -188,10 +193,16 @@ class StockSnapshot:
             markdown_price=_f(markdown_price, (g,), "markdown_price"),
             days_to_end=_f(days_to_end, (g,), "days_to_end"),
             salvage=_f(salvage, (g,), "salvage"),
-            markdown_lift=markdown_lift,
+            markdown_lift=(
+                markdown_lift if isinstance(markdown_lift, (int, float))
+                else _f(markdown_lift, (g,), "markdown_lift")
+            ),
             future_full=None if future_full is None else _f(future_full, ng, "future_full"),
             future_markdown=(
                 None if future_markdown is None else _f(future_markdown, ng, "future_markdown")
             ),
             rebuy_cost=None if rebuy_cost is None else _f(rebuy_cost, (g,), "rebuy_cost"),
+            velocity_shape=(
+                None if velocity_shape is None else _f(velocity_shape, ng, "velocity_shape")
+            ),
         )

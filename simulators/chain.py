@@ -49,13 +49,17 @@ logger = logging.getLogger(__name__)
 
 WAREHOUSE_CAPACITY = 1_000_000
 VELOCITY_DAYS = 28  # as the API: sales of the last 28 days ...
-PRIOR_DAYS = 7.0  # ... shrunk towards the plan with the weight of 7 days
+PRIOR_DAYS = 7.0  # ... shrunk towards the plan with the weight of 7 days (chain level)
+#: Pseudo-sales of a shop x GTIN cell's prior (gamma shape 1/CV^2 of the shop x style fit,
+#: CV ~0.5): what the pooled chain estimate is worth against the cell's own count.
+CELL_PRIOR_SHAPE = 4.0
 #: Shops are allocated this x their forecast full-price demand (presentation stock and a
 #: buffer against stock-outs; the rest of the buy is the warehouse's).
 PLAN_COVER = 1.8
-#: Demand lift the allocator assumes for the markdown window: the mean of the calendar's two
-#: steps (world: x1.6 at -30%, x2.2 at -50%, equally long), as a merchant would configure it.
-MARKDOWN_LIFT = 1.9
+#: Demand lift the allocator is configured with for the rest of the markdown calendar, relative
+#: to the price its velocity was measured at: at full price, the mean of the two steps (x1.6 at
+#: -30%, x2.2 at -50%, equally long); at -30%, the next step (2.2 / 1.6); at -50%, none.
+MARKDOWN_LIFT = (1.9, 2.2 / 1.6, 1.0)
 
 
 @dataclass
@@ -163,6 +167,7 @@ class ChainSimulation:
         ])
         self.hard = hard_capacity(self.capacity, costs)
         self.picks = np.zeros(n, dtype=np.int64)
+        self.retries: list[Order] = []
         conf_shop = 1.0 - (1.0 - config.rfid_accuracy) * 0.6
         self.conf = np.full((n, g), conf_shop)
         self.conf[: w.n_wh] = 0.999
@@ -176,9 +181,31 @@ class ChainSimulation:
         return out
 
     def _velocity(self) -> np.ndarray:
-        """(N, G) units/day as RFID (shops) or the order history (warehouses) shows them."""
+        """(N, G) units/day as RFID (shops) or the order history (warehouses) shows them.
+
+        A shop x GTIN cell sells ~1 unit a month: its own count is mostly noise, and a policy
+        that takes units where the estimate is lowest picks exactly the cells whose estimate
+        is too low. So each cell is shrunk (gamma-Poisson, empirical Bayes) towards a pooled
+        estimate from the same sales: the GTIN's chain velocity x the shop's share of chain
+        sales, with the weight of CELL_PRIOR_SHAPE pseudo-sales. Warehouses: online units
+        ordered, shrunk towards the plan over PRIOR_DAYS.
+        """
+        w = self.world
         days = np.minimum(self.seen, VELOCITY_DAYS)[None, :]
-        out: np.ndarray = (self.window.sum(axis=0) + self.prior * PRIOR_DAYS) / (days + PRIOR_DAYS)
+        sums = self.window.sum(axis=0)
+        wh: np.ndarray = (sums[: w.n_wh] + self.prior[: w.n_wh] * PRIOR_DAYS) / (days + PRIOR_DAYS)
+        shop = sums[w.n_wh:]
+        plan = self.prior[w.n_wh:]
+        chain = (shop.sum(axis=0) + plan.sum(axis=0) * PRIOR_DAYS) / (days[0] + PRIOR_DAYS)
+        share = (shop.sum(axis=1) + 1.0) / (shop.sum() + w.n_shops)
+        pooled = np.maximum(chain[None, :] * share[:, None], 1e-6)
+        weight = CELL_PRIOR_SHAPE / pooled  # prior weight in days
+        cell = (shop + pooled * weight) / (days + weight)
+        self.vel_shape = np.vstack([
+            np.broadcast_to(sums[: w.n_wh] + PRIOR_DAYS * self.prior[: w.n_wh], wh.shape),
+            shop + CELL_PRIOR_SHAPE,
+        ])
+        out: np.ndarray = np.vstack([wh, cell])
         return out
 
     def _rebuy(self, day: int) -> None:
@@ -213,8 +240,10 @@ class ChainSimulation:
             confidence=np.ones_like(self.conf) if self.policy.uses_truth else self.conf,
             velocity=self.vel, price=w.price(day), cost=w.unit_cost,
             days_to_markdown=to_md, markdown_price=md_price, days_to_end=to_end,
-            salvage=w.salvage, markdown_lift=MARKDOWN_LIFT,
+            salvage=w.salvage,
+            markdown_lift=np.asarray(MARKDOWN_LIFT)[np.clip(w.tier(day), 0, 2)],
             rebuy_cost=np.where(rebuy_open(w, day), w.unit_cost, np.nan),
+            velocity_shape=self.vel_shape,
         )
 
     # ---- execution -------------------------------------------------------------------------
@@ -278,11 +307,9 @@ class ChainSimulation:
         for u in d.unfilled:
             led.online_lost_units += u.qty
         if failed:
-            if retry:
-                sub = Order(order.id + "-r", tuple(failed), order.ship_lat, order.ship_lon,
-                            order.service_level, None)
-                again = self._decide([sub], snap)[0]
-                self._execute(sub, again, snap, day, retry=False)
+            if retry:  # re-routed once, after the window's decisions are all executed
+                self.retries.append(Order(order.id + "-r", tuple(failed), order.ship_lat,
+                                          order.ship_lon, order.service_level, None))
             else:
                 led.online_lost_units += sum(x.qty for x in failed)
 
@@ -357,6 +384,9 @@ class ChainSimulation:
                 else:  # one at a time: each decision sees the stock the last one left
                     for o in window:
                         self._execute(o, self._decide([o], snap)[0], snap, day, retry=True)
+                retries, self.retries = self.retries, []
+                for sub in retries:
+                    self._execute(sub, self._decide([sub], snap)[0], snap, day, retry=False)
             sold += self._walk_in(demand - first, day)
             self._end_of_day(day, sold)
             if self.progress is not None:

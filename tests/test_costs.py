@@ -101,3 +101,12 @@ def test_demand_windows() -> None:
 
 def test_lost_sale_penalty() -> None:
     assert cm.lost_sale_penalty([40.0], goodwill=5.0).tolist() == [45.0]
+
+
+def test_gamma_poisson_survival_hand_case_and_poisson_limit() -> None:
+    # Shape 1 = geometric with p = r / (r + m) = 1/3 (mean 2): P(D >= q) = (1 - p)^q.
+    assert cm.gamma_poisson_sf([1, 2, 3], 2.0, 1.0) == pytest.approx([2 / 3, 4 / 9, 8 / 27])
+    # A very large shape is Poisson.
+    assert cm.gamma_poisson_sf(2, 2.0, 1e7) == pytest.approx(cm.poisson_sf(2, 2.0), abs=1e-5)
+    # Rate uncertainty fattens the tail: the deep overstock unit sells more often.
+    assert cm.gamma_poisson_sf(8, 2.0, 4.0) > cm.poisson_sf(8, 2.0)

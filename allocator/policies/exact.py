@@ -123,7 +123,7 @@ def _restrict(pr: OrderProblem, cand: np.ndarray) -> OrderProblem:
         labour=pr.labour[cand], failure=pr.failure[cand], cap_hard=pr.cap_hard[cand],
         cap_soft=pr.cap_soft[cand], picks_today=pr.picks_today[cand],
         capacity=pr.capacity[cand], units=pr.units[cand], demand_full=pr.demand_full[cand],
-        delta_cap=pr.delta_cap[cand],
+        delta_cap=pr.delta_cap[cand], shape=None if pr.shape is None else pr.shape[cand],
         demand_markdown=pr.demand_markdown[cand],
         collect=int(np.flatnonzero(cand == pr.collect)[0]) if pr.collect in cand else -1,
     )

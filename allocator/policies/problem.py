@@ -61,6 +61,7 @@ class OrderProblem:
     p_salvage: FloatArray  # (L,)
     delta_cap: FloatArray  # (K, L) Δ of one unit is at most this (ρ; re-buy cost at warehouses)
     known: bool
+    shape: FloatArray | None  # (K, L) gamma shape of the velocity, None = Poisson
     collect: int  # index in K of the click-and-collect shop, -1 if none
     overtime_rate: float
     unknown: tuple[Unfilled, ...] = field(default_factory=tuple)
@@ -84,7 +85,7 @@ class OrderProblem:
         return cm.opportunity_cost(
             self.units, take, self.demand_full, self.demand_markdown,
             self.p_full[None, :], self.p_markdown[None, :], self.p_salvage[None, :],
-            cap=self.delta_cap, known=self.known,
+            cap=self.delta_cap, known=self.known, shape=self.shape,
         )
 
     def segment_values(self, k: int, line: int, n: int, offset: int = 0) -> FloatArray:
@@ -94,6 +95,7 @@ class OrderProblem:
         d = cm.unit_value(
             q, self.demand_full[k, line], self.demand_markdown[k, line], self.p_full[line],
             self.p_markdown[line], self.p_salvage[line], known=self.known,
+            shape=None if self.shape is None else self.shape[k, line],
         )
         out: FloatArray = np.minimum(d, self.delta_cap[k, line])
         return out
@@ -198,7 +200,9 @@ def prepare(order: Order, snap: StockSnapshot, costs: CostConfig) -> OrderProble
     else:
         d_full, d_md = cm.demand_windows(
             snap.velocity[np.ix_(nodes, cols)], snap.days_to_markdown[cols][None, :],
-            snap.days_to_end[cols][None, :], snap.markdown_lift,
+            snap.days_to_end[cols][None, :],
+            snap.markdown_lift if isinstance(snap.markdown_lift, float)
+            else snap.markdown_lift[cols][None, :],
         )
         known = False
     ends = snap.days_to_markdown[cols] >= snap.days_to_end[cols]
@@ -219,7 +223,9 @@ def prepare(order: Order, snap: StockSnapshot, costs: CostConfig) -> OrderProble
         picks_today=snap.picks_today[nodes], capacity=snap.pick_capacity[nodes],
         rho=rho, units=units, demand_full=d_full,
         demand_markdown=d_md, p_full=snap.price[cols], p_markdown=p_md,
-        p_salvage=snap.salvage[cols], delta_cap=delta_cap, known=known, collect=collect,
+        p_salvage=snap.salvage[cols], delta_cap=delta_cap, known=known,
+        shape=(None if known or snap.velocity_shape is None
+               else snap.velocity_shape[np.ix_(nodes, cols)]), collect=collect,
         overtime_rate=0.0 if costs.overtime_cost is None else costs.overtime_cost,
         unknown=tuple(unknown),
     )
@@ -236,6 +242,7 @@ def subset(pr: OrderProblem, lines: IntArray, used: IntArray) -> OrderProblem:
         demand_full=pr.demand_full[:, lines], demand_markdown=pr.demand_markdown[:, lines],
         p_full=pr.p_full[lines], p_markdown=pr.p_markdown[lines], p_salvage=pr.p_salvage[lines],
         delta_cap=pr.delta_cap[:, lines],
+        shape=None if pr.shape is None else pr.shape[:, lines],
         cap_hard=pr.cap_hard - used, cap_soft=np.maximum(pr.cap_soft - used, 0),
         picks_today=pr.picks_today + used, unknown=(),
     )
