@@ -11,6 +11,7 @@ events, and the latency of sold events after the item truly left through the exi
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,69 @@ def _configs() -> list[tuple[str, CleaningConfig]]:
         for w in FIXED_WINDOWS_S
     ]
     return out
+
+
+# Issue #4: >= 99.5% item-level presence accuracy, <= 0.2% false departures, better than every
+# fixed window.
+TARGET_ACCURACY_PCT = 99.5
+TARGET_FALSE_DEPARTURES_PCT = 0.2
+
+
+def false_departure_pct(m: dict[str, Any]) -> float:
+    """The stricter of the two false-departure rates (per departure event, per item), in %."""
+    rates = [m["false_departure_rate_pct"], m["false_departures_per_item_pct"]]
+    return max((r for r in rates if r is not None), default=0.0)
+
+
+def target_check(smurf: dict[str, Any], fixed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The issue's target for the adaptive method, and where it stands against each fixed window
+    (accuracy: strictly better; false departures: no worse, as 0 cannot be beaten)."""
+    acc = smurf["presence_accuracy_pct"] or 0.0
+    fd = false_departure_pct(smurf)
+    better_acc = {k: acc > (m["presence_accuracy_pct"] or 0.0) for k, m in fixed.items()}
+    no_worse_fd = {k: fd <= false_departure_pct(m) for k, m in fixed.items()}
+    return {
+        "presence_accuracy_pct": acc,
+        "false_departures_pct_stricter": fd,
+        "accuracy_ok": acc >= TARGET_ACCURACY_PCT,
+        "false_departures_ok": fd <= TARGET_FALSE_DEPARTURES_PCT,
+        "beats_fixed_on_accuracy": better_acc,
+        "no_more_false_departures_than_fixed": no_worse_fd,
+        "met": acc >= TARGET_ACCURACY_PCT
+        and fd <= TARGET_FALSE_DEPARTURES_PCT
+        and all(better_acc.values())
+        and all(no_worse_fd.values()),
+    }
+
+
+def run_seeds(seeds: Sequence[int], items: int = 3000, minutes: float = 30.0) -> dict[str, Any]:
+    """`run` for each seed, then the mean of every numeric metric per method over the seeds
+    (rates recomputed from the summed counts where they are ratios of counts)."""
+    runs = [run(seed=s, items=items, minutes=minutes) for s in seeds]
+    names = list(runs[0]["methods"])
+    mean: dict[str, dict[str, float | None]] = {}
+    for name in names:
+        rows = [r["methods"][name] for r in runs]
+        out: dict[str, float | None] = {}
+        for key in rows[0]:
+            vals = [r[key] for r in rows if r[key] is not None]
+            out[key] = round(float(np.mean(vals)), 4) if vals else None
+        dep = sum(r["departure_events"] for r in rows)
+        false = sum(r["false_departures"] for r in rows)
+        out["false_departure_rate_pct_pooled"] = _pct(false, dep)
+        out["false_departures_per_item_pct_pooled"] = _pct(false, sum(x["items_entered"] for x in runs))
+        mean[name] = out
+    fixed = {k: m for k, m in mean.items() if k.startswith("fixed")}
+    return {
+        "benchmark": "cleaning",
+        "seeds": list(seeds),
+        "items": items,
+        "minutes": minutes,
+        "mean": mean,
+        "target_on_means": target_check(mean["smurf"], fixed) if "smurf" in mean else None,
+        "target_met_every_seed": all(r["target"]["met"] for r in runs),
+        "runs": runs,
+    }
 
 
 def _pct(a: float, b: float) -> float | None:
@@ -205,11 +269,9 @@ def _report(
             "events": sc.events,
             "cpu_s": round(sc.cpu_s, 3),
         }
-    best_fixed = max(
-        (m for k, m in methods.items() if k.startswith("fixed")),
-        key=lambda m: m["presence_accuracy_pct"] or 0.0,
-    )
-    smurf = next(iter(methods.values()))
+    smurf = methods["smurf"] if "smurf" in methods else next(iter(methods.values()))
+    fixed = {k: m for k, m in methods.items() if k.startswith("fixed")}
+    best_fixed = max(fixed.values(), key=lambda m: m["presence_accuracy_pct"] or 0.0, default=None)
     return {
         "benchmark": "cleaning",
         "seed": seed,
@@ -225,19 +287,41 @@ def _report(
         "zone_changes": len(sim.log),
         "methods": methods,
         "smurf_delta": RECOMMENDED_DELTA,
-        "smurf_beats_every_fixed_accuracy": all(
-            (smurf["presence_accuracy_pct"] or 0) > (m["presence_accuracy_pct"] or 0)
-            for k, m in methods.items()
-            if k.startswith("fixed")
-        ),
-        "best_fixed_accuracy_pct": best_fixed["presence_accuracy_pct"],
+        "target": target_check(smurf, fixed),
+        "best_fixed_accuracy_pct": None if best_fixed is None else best_fixed["presence_accuracy_pct"],
         "definitions": {
             "presence": "status present vs item truly in the shop, per item per cycle after warm-up",
-            "false_departure": "sold or departed event while the item is truly still in the shop; "
-            "rate per departure event and per item that entered the shop",
+            "false_departure": "a sold or departed event emitted while the item is truly still in "
+            "the shop (ground truth at the cycle the event is emitted)",
+            "false_departure_rate_pct": "false departures / all sold+departed events emitted "
+            "(per departure event; the stricter here, since departures are far fewer than items)",
+            "false_departures_per_item_pct": "false departures / items that ever entered the shop",
+            "false_departure_target": "judged on the stricter (larger) of the two rates",
+            "missing_event": "missing event; false when the item is truly still in the shop "
+            "(includes items a 97%-complete handheld census did not find)",
             "count_accuracy": "1 - sum|predicted - true| / sum true over GTINs, sampled every "
             f"{COUNT_EVERY} cycles",
             "sold_latency": "cycle end at which the sold event was emitted - true exit time, sales "
             "settled 60 s before the end",
         },
     }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m bench.cleaning --seeds 1,2,3`: `run_seeds` as JSON on stdout (until the
+    `shelfsight bench cleaning` command takes several seeds)."""
+    import argparse
+    import json
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m bench.cleaning")
+    ap.add_argument("--seeds", default="1,2,3", help="comma-separated seeds")
+    ap.add_argument("--items", type=int, default=3000)
+    ap.add_argument("--minutes", type=float, default=30.0)
+    args = ap.parse_args(argv)
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    sys.stdout.write(json.dumps(run_seeds(seeds, args.items, args.minutes), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
