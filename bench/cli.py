@@ -34,14 +34,21 @@ def parsers(
 @bench_app.command("cleaning")
 def cleaning(
     seed: Annotated[int, typer.Option(help="Random seed of the simulated shop.")] = 1,
+    seeds: Annotated[
+        str, typer.Option(help="Several seeds, comma-separated (e.g. 1,2,3): means over them.")
+    ] = "",
     items: Annotated[int, typer.Option(help="Items in the shop.")] = 3000,
     minutes: Annotated[float, typer.Option(help="Simulated minutes.")] = 30.0,
     as_json: JsonFlag = True,
 ) -> None:
     """Presence accuracy of the adaptive method vs fixed windows against ground truth."""
-    from bench.cleaning import run
+    from bench.cleaning import run, run_seeds
 
-    _emit(run(seed=seed, items=items, minutes=minutes))
+    if seeds:
+        chosen = [int(s) for s in seeds.split(",") if s.strip()]
+        _emit(run_seeds(chosen, items=items, minutes=minutes))
+    else:
+        _emit(run(seed=seed, items=items, minutes=minutes))
 
 
 @bench_app.command("ingest")
