@@ -28,6 +28,7 @@ from gateway.config import (
     SinkConfig,
 )
 from readers.config import ReaderConfig
+from shelfsight.fieldpath import dotted
 from simulators.config import ChainConfig
 
 SERIAL_DRIVERS = frozenset({"mercury", "r2000", "tsl_ascii"})
@@ -165,16 +166,6 @@ class ConfigError(Exception):
         super().__init__(where + "; ".join(problems))
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 def format_validation_error(exc: ValidationError) -> list[str]:
     problems: list[str] = []
     for err in exc.errors():
@@ -185,7 +176,7 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             # Cross-field errors already carry their own dotted paths.
             problems.extend(p.strip() for p in msg.removeprefix("Value error, ").split(";"))
             continue
-        problems.append(f"{_dotted(tuple(err['loc'])) or '<root>'}: {msg}")
+        problems.append(f"{dotted(tuple(err['loc'])) or '<root>'}: {msg}")
     return problems
 
 

@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shelfsight.fieldpath import dotted
+
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://shelfsight.dev/problems/"
@@ -111,16 +113,6 @@ class ProblemError(Exception):
         )
 
 
-def _dotted(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 def validation_problem(exc: RequestValidationError) -> ProblemError:
     errors: list[FieldError] = []
     for err in exc.errors():
@@ -128,7 +120,7 @@ def validation_problem(exc: RequestValidationError) -> ProblemError:
         location = str(loc[0]) if loc else "body"
         errors.append(
             FieldError(
-                field=_dotted(loc[1:]) or "<root>",
+                field=dotted(loc[1:]) or "<root>",
                 location=location,
                 reason=str(err.get("msg", "invalid")),
                 code=str(err.get("type", "")) or None,
