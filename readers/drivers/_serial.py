@@ -17,6 +17,7 @@ from typing import Protocol
 
 import serial
 
+from readers.config import ReaderConfig
 from readers.driver import DecodeResult, Deliver, ReaderHealth
 
 log = logging.getLogger(__name__)
@@ -190,3 +191,22 @@ class SerialShell:
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self._counts[key] += n
+
+
+class SessionDriver:
+    """A serial driver: one device protocol session inside the shared serial shell."""
+
+    def __init__(self, driver: str, config: ReaderConfig, session: SerialSession) -> None:
+        if not config.port:
+            raise ValueError(f"reader {config.id!r}: the {driver} driver needs a port")
+        self.session = session
+        self.shell = SerialShell(config.id, config.port, config.baudrate, session)
+
+    def run(self, deliver: Deliver, stop: threading.Event) -> None:
+        self.shell.run(deliver, stop)
+
+    def health(self) -> ReaderHealth:
+        return self.shell.health()
+
+    def counters(self) -> dict[str, int]:
+        return self.shell.counters()

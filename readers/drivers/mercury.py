@@ -8,13 +8,12 @@ continuous stream silent that long is restarted.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from enum import StrEnum
 
 from readers.config import ReaderConfig
-from readers.driver import DecodeResult, Deliver, DriverSpec, ReaderHealth, SerialDriver
-from readers.drivers._serial import SerialShell, Write
+from readers.driver import DecodeResult, DriverSpec, SerialDriver
+from readers.drivers._serial import SessionDriver, Write
 from readers.formats import mercury as fmt
 
 
@@ -122,25 +121,8 @@ class MercurySession:
         }
 
 
-class MercuryDriver:
-    def __init__(self, config: ReaderConfig) -> None:
-        if not config.port:
-            raise ValueError(f"reader {config.id!r}: the mercury driver needs a port")
-        self.session = MercurySession(config.id, config.options)
-        self.shell = SerialShell(config.id, config.port, config.baudrate, self.session)
-
-    def run(self, deliver: Deliver, stop: threading.Event) -> None:
-        self.shell.run(deliver, stop)
-
-    def health(self) -> ReaderHealth:
-        return self.shell.health()
-
-    def counters(self) -> dict[str, int]:
-        return self.shell.counters()
-
-
 def factory(config: ReaderConfig) -> SerialDriver:
-    return MercuryDriver(config)
+    return SessionDriver("mercury", config, MercurySession(config.id, config.options))
 
 
 def decode_capture(data: bytes, reader_id: str) -> Iterable[DecodeResult]:

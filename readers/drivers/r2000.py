@@ -7,13 +7,12 @@ default 1), `response_timeout_s` (2.0: a missing reply restarts the cycle).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from enum import StrEnum
 
 from readers.config import ReaderConfig
-from readers.driver import DecodeResult, Deliver, DriverSpec, ReaderHealth, SerialDriver
-from readers.drivers._serial import SerialShell, Write
+from readers.driver import DecodeResult, DriverSpec, SerialDriver
+from readers.drivers._serial import SessionDriver, Write
 from readers.formats import r2000 as fmt
 
 
@@ -83,25 +82,8 @@ class R2000Session:
         return {"frames": c.frames, "reads": c.reads, "rounds": c.rounds, "reply_timeouts": self._timeouts}
 
 
-class R2000Driver:
-    def __init__(self, config: ReaderConfig) -> None:
-        if not config.port:
-            raise ValueError(f"reader {config.id!r}: the r2000 driver needs a port")
-        self.session = R2000Session(config.id, config.options)
-        self.shell = SerialShell(config.id, config.port, config.baudrate, self.session)
-
-    def run(self, deliver: Deliver, stop: threading.Event) -> None:
-        self.shell.run(deliver, stop)
-
-    def health(self) -> ReaderHealth:
-        return self.shell.health()
-
-    def counters(self) -> dict[str, int]:
-        return self.shell.counters()
-
-
 def factory(config: ReaderConfig) -> SerialDriver:
-    return R2000Driver(config)
+    return SessionDriver("r2000", config, R2000Session(config.id, config.options))
 
 
 def decode_capture(data: bytes, reader_id: str) -> Iterable[DecodeResult]:

@@ -8,12 +8,11 @@ none: inventories come from the trigger; else the driver sends `.iv` this often)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 
 from readers.config import ReaderConfig
-from readers.driver import DecodeResult, Deliver, DriverSpec, ReaderHealth, SerialDriver
-from readers.drivers._serial import SerialShell, Write
+from readers.driver import DecodeResult, DriverSpec, SerialDriver
+from readers.drivers._serial import SessionDriver, Write
 from readers.formats import tsl as fmt
 
 SETUP_COMMAND = fmt.encode_command(".iv", "-r on", "-n")
@@ -76,25 +75,8 @@ class TslSession:
         }
 
 
-class TslDriver:
-    def __init__(self, config: ReaderConfig) -> None:
-        if not config.port:
-            raise ValueError(f"reader {config.id!r}: the tsl driver needs a port")
-        self.session = TslSession(config.id, zone_of(config), config.options)
-        self.shell = SerialShell(config.id, config.port, config.baudrate, self.session)
-
-    def run(self, deliver: Deliver, stop: threading.Event) -> None:
-        self.shell.run(deliver, stop)
-
-    def health(self) -> ReaderHealth:
-        return self.shell.health()
-
-    def counters(self) -> dict[str, int]:
-        return self.shell.counters()
-
-
 def factory(config: ReaderConfig) -> SerialDriver:
-    return TslDriver(config)
+    return SessionDriver("tsl", config, TslSession(config.id, zone_of(config), config.options))
 
 
 def decode_capture(data: bytes, reader_id: str) -> Iterable[DecodeResult]:
