@@ -64,7 +64,7 @@ def ingest(
 
 @bench_app.command("allocation")
 def allocation(
-    seeds: Annotated[int, typer.Option(help="Random seeds (paired across policies).")] = 3,
+    seeds: Annotated[int, typer.Option(help="Random seeds (paired across policies).")] = 10,
     stores: Annotated[int, typer.Option(help="Shops in the chain.")] = 30,
     skus: Annotated[int, typer.Option(help="GTINs.")] = 60,
     days: Annotated[int, typer.Option(help="Simulated days.")] = 42,
