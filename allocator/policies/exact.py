@@ -1,11 +1,18 @@
 """Exact per-order optimum: enumeration of parcel sets for small orders, HiGHS MILP otherwise.
 
-Enumeration is exact over allocations that keep each line whole at one node: with the set S of
-nodes that ship a parcel fixed, each line independently takes its cheapest node in S (or stays
-unfilled), so cost(S) = Σ_{n∈S} F_n + Σ_l min(min_{n∈S} c[n,l], ρ_l q_l). Nodes are pruned with a
-bound that cannot drop an optimal node (any solution using n costs at least F_n + LB + the
-least extra cost of n over the best node of some line), set sizes stop once s·min F + LB passes
-the incumbent. If a line can only be filled by splitting it, if the optimum breaks a capacity,
+Split-aware enumeration. The j-th unit of line l taken from candidate k costs
+c[k,l,j] = carriage + labour (+ expected pick failure) + Δ of that unit; Δ of the j-th unit
+taken rises with j (Φ is convex per node), so for a fixed set S of nodes shipping a parcel,
+line l's cheapest fill is its q_l smallest marginal costs over the nodes of S, each unit left
+unfilled instead when ρ_l is cheaper. Hence cost(S) = Σ_{n∈S} F_n + Σ_l (sum of the q_l
+smallest of {c[n,l,j] : n ∈ S} ∪ {ρ_l × q_l}), and the optimum is the minimum over S (a set
+whose node ends up unused is dominated by its subset, which is enumerated too). Nodes are
+pruned with a bound that cannot drop an optimal node: a solution using n costs at least
+F_n + LB + gain_n, LB = Σ_l (best fill of l over all nodes), gain_n = the least, over the lines
+n could serve, of (n's first unit − the q_l-th cheapest unit overall)+; a node is dropped
+when another has a parcel no dearer and, on every line, a q_l-th unit no dearer than its
+first. Set sizes stop once
+s·min F + LB passes the incumbent. If the optimum breaks a pick capacity, overtime is priced,
 or the enumeration grows too large, the MILP decides.
 """
 
@@ -18,6 +25,7 @@ from math import comb
 
 import numpy as np
 
+from allocator import costs as cm
 from allocator import highs_model
 from allocator.decision import Solver
 from allocator.policies.problem import FloatArray, OrderProblem, Terms
@@ -30,62 +38,104 @@ MAX_SUBSETS = 20_000
 _EPS = 1e-9
 
 
+def marginal_costs(pr: OrderProblem, terms: Terms) -> FloatArray:
+    """(K, L, Q) cost of the j-th unit (j < Q = the largest line qty) of line l taken from
+    candidate k: non-decreasing in j, inf beyond what k offers or the line asks."""
+    qmax = int(pr.qty.max()) if pr.n_lines else 1
+    j = np.arange(qmax, dtype=np.float64)
+    out: FloatArray = pr.unit_cost(terms)[:, :, None] + np.zeros((1, 1, qmax))
+    if terms.opportunity:
+        d = cm.unit_value(
+            pr.units[:, :, None] - j[None, None, :], pr.demand_full[:, :, None],
+            pr.demand_markdown[:, :, None], pr.p_full[None, :, None],
+            pr.p_markdown[None, :, None], pr.p_salvage[None, :, None], known=pr.known,
+            shape=None if pr.shape is None else pr.shape[:, :, None],
+        )
+        out = out + np.minimum(d, pr.delta_cap[:, :, None])
+    offered = np.minimum(pr.avail, pr.qty[None, :])[:, :, None]
+    res: FloatArray = np.where(j[None, None, :] < offered, out, np.inf)
+    return res
+
+
 def line_costs(pr: OrderProblem, terms: Terms) -> FloatArray:
     """(K, L) cost of serving each line whole from each candidate (inf where it cannot)."""
-    take = np.broadcast_to(pr.qty[None, :], pr.avail.shape).astype(np.int64)
-    c = pr.unit_cost(terms) * pr.qty[None, :]
-    if terms.opportunity:
-        c = c + pr.phi(take)
-    out: FloatArray = np.where(pr.avail >= pr.qty[None, :], c, np.inf)
+    marg = marginal_costs(pr, terms)
+    j = np.arange(marg.shape[2])
+    out: FloatArray = np.where(j[None, None, :] < pr.qty[None, :, None], marg, 0.0).sum(axis=2)
+    return out
+
+
+def fill_costs(vals: FloatArray, qty: np.ndarray, rho: FloatArray) -> FloatArray:
+    """(..., L) cheapest fill of each line from `vals` (..., L, M) marginal unit costs: the sum
+    of its q_l smallest values, each capped at ρ_l (that unit left unfilled)."""
+    qmax = int(qty.max())
+    if qmax == 1:
+        small = vals.min(axis=-1, keepdims=True)
+    else:
+        small = np.sort(vals, axis=-1)[..., :qmax]
+        if small.shape[-1] < qmax:
+            pad = np.full((*small.shape[:-1], qmax - small.shape[-1]), np.inf)
+            small = np.concatenate([small, pad], axis=-1)
+    capped = np.minimum(small, rho[:, None])
+    j = np.arange(qmax)
+    out: FloatArray = np.where(j < qty[:, None], capped, 0.0).sum(axis=-1)
     return out
 
 
 def enumerate_order(
     pr: OrderProblem, terms: Terms, n_alternatives: int = 0
 ) -> tuple[Taken, list[Taken]] | OrderProblem | None:
-    """Best whole-line allocation and runners-up; else the (pruned) problem for the MILP."""
+    """Best allocation (lines may split) and runners-up; else the (pruned) problem for the
+    MILP, or None when the MILP must decide over every candidate."""
     qty = pr.qty
-    whole = pr.avail >= qty[None, :]
-    if ((~whole.any(axis=0)) & (pr.avail.sum(axis=0) > 0)).any():
-        return None  # some line can only be filled by a split
-    if ((qty >= 2) & ((pr.avail > 0).sum(axis=0) >= 2)).any():
-        return None  # a split of a multi-unit line might be cheaper: the MILP weighs it
     if pr.overtime_rate > 0 and (pr.cap_soft < qty.sum()).any():
         return None  # overtime is not separable by line
-    c = line_costs(pr, terms)
+    marg = marginal_costs(pr, terms)  # (K, L, Q)
+    kk, nl, qm = marg.shape
     u = pr.rho * qty
-    cc = np.minimum(c, u[None, :])
-    m = cc.min(axis=0) if pr.n_nodes else u
+    if kk == 0:
+        return {}, []
+    # Per line over every candidate: best fill m_l and its q_l-th cheapest unit t_l.
+    flat = np.sort(marg.transpose(1, 0, 2).reshape(nl, kk * qm), axis=1)[:, :qm]
+    flat = np.minimum(flat, pr.rho[:, None])  # kk * qm >= qm: no padding needed
+    m = fill_costs(flat, qty, pr.rho)
+    t = flat[np.arange(nl), qty - 1]
     lb = float(m.sum())
-    single = pr.parcel + cc.sum(axis=1)
+    single = pr.parcel + fill_costs(marg, qty, pr.rho).sum(axis=1)
     ub = min(float(u.sum()), float(single.min()))
-    gain = (c - m[None, :]).min(axis=1)
-    useful = (c < u[None, :]).any(axis=1)
+    first = marg[:, :, 0]
+    serves = first < pr.rho[None, :] - _EPS
+    gain = np.where(serves, np.maximum(first - t[None, :], 0.0), np.inf).min(axis=1)
+    useful = serves.any(axis=1)
     keep = useful & ((pr.parcel + lb + gain < ub - _EPS) | (single <= ub + _EPS))
     cand = np.flatnonzero(keep)
     if cand.size > 8:
-        cand = _undominated(cand, pr.parcel, cc)
+        last = np.take_along_axis(marg, (qty - 1)[None, :, None], axis=2)[:, :, 0]
+        cap = pr.rho[None, :]
+        cand = _undominated(cand, pr.parcel, np.minimum(first, cap), np.minimum(last, cap))
     f = pr.parcel[cand]
-    sub = cc[cand]  # (K', L)
+    sub = marg[cand]  # (K', L, Q)
     scored: list[tuple[float, tuple[int, ...]]] = [(float(u.sum()), ())]
     best = scored[0][0]
     fmin = float(f.min()) if cand.size else 0.0
-    for s in range(1, min(pr.n_lines, cand.size) + 1):
+    for s in range(1, min(int(qty.sum()), cand.size) + 1):
         if s * fmin + lb >= best - _EPS and len(scored) > n_alternatives:
             break
         if comb(cand.size, s) > MAX_SUBSETS:
             return _restrict(pr, cand)
         combos = np.array(list(combinations(range(cand.size), s)), dtype=np.int64)
-        totals = f[combos].sum(axis=1) + np.minimum(sub[combos].min(axis=1), u[None, :]).sum(axis=1)
+        vals = sub[combos]  # (C, s, L, Q)
+        vals = vals.transpose(0, 2, 1, 3).reshape(len(combos), nl, s * qm)
+        totals = f[combos].sum(axis=1) + fill_costs(vals, qty, pr.rho).sum(axis=1)
         order = np.argsort(totals, kind="stable")[: n_alternatives + 1]
         for i in order.tolist():
             scored.append((float(totals[i]), tuple(combos[i].tolist())))
         best = min(best, float(totals[order[0]]))
-    scored.sort(key=lambda t: t[0])
+    scored.sort(key=lambda x: x[0])
     seen: set[tuple[tuple[tuple[int, int], int], ...]] = set()
     results: list[Taken] = []
     for _cost, subset in scored:
-        taken = _assign(cand, subset, sub, u, qty)
+        taken = _assign(cand, subset, sub, pr.rho, qty)
         key = tuple(sorted(taken.items()))
         if key in seen:
             continue
@@ -102,12 +152,17 @@ def enumerate_order(
     return best_taken, results[1:]
 
 
-def _undominated(cand: np.ndarray, parcel: FloatArray, cc: FloatArray) -> np.ndarray:
-    """Drop candidates another one beats or ties on the parcel and on every line (exact)."""
+def _undominated(
+    cand: np.ndarray, parcel: FloatArray, first: FloatArray, last: FloatArray
+) -> np.ndarray:
+    """Drop candidates B another candidate A dominates (exact): F_A <= F_B and, on every line,
+    A's q_l-th unit costs no more than B's first (`last`, `first`: (K, L), capped at ρ). Any
+    allocation using B then costs no less once B's units move to A, whatever A already gave."""
     f = parcel[cand]
-    sub = cc[cand]
-    le = (f[:, None] <= f[None, :]) & (sub[:, None, :] <= sub[None, :, :]).all(axis=2)
-    strict = (f[:, None] < f[None, :]) | (sub[:, None, :] < sub[None, :, :]).any(axis=2)
+    lo = first[cand]
+    hi = last[cand]
+    le = (f[:, None] <= f[None, :]) & (hi[:, None, :] <= lo[None, :, :]).all(axis=2)
+    strict = (f[:, None] < f[None, :]) | (hi[:, None, :] < lo[None, :, :]).any(axis=2)
     order = np.arange(cand.size)
     dom = le & (strict | (order[:, None] < order[None, :]))
     np.fill_diagonal(dom, False)
@@ -130,17 +185,24 @@ def _restrict(pr: OrderProblem, cand: np.ndarray) -> OrderProblem:
 
 
 def _assign(
-    cand: np.ndarray, subset: tuple[int, ...], sub: FloatArray, u: FloatArray, qty: np.ndarray
+    cand: np.ndarray, subset: tuple[int, ...], sub: FloatArray, rho: FloatArray,
+    qty: np.ndarray,
 ) -> Taken:
+    """Greedy fill of every line from the nodes of `subset`: cheapest marginal units first,
+    while they cost less than leaving the unit unfilled."""
     taken: Taken = {}
     if not subset:
         return taken
     idx = np.array(subset, dtype=np.int64)
-    part = sub[idx]  # (s, L)
-    arg = part.argmin(axis=0)
+    qm = sub.shape[2]
     for ln in range(sub.shape[1]):
-        if part[arg[ln], ln] < u[ln] - _EPS:
-            taken[(int(cand[idx[arg[ln]]]), ln)] = int(qty[ln])
+        vals = sub[idx, ln, :].ravel()  # (s * Q,) node-major
+        order = np.argsort(vals, kind="stable")[: int(qty[ln])]
+        for pos in order.tolist():
+            if vals[pos] >= rho[ln] - _EPS:
+                break
+            key = (int(cand[idx[pos // qm]]), ln)
+            taken[key] = taken.get(key, 0) + 1
     return taken
 
 
