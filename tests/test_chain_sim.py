@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from allocator.config import CostConfig
-from allocator.policies import get_policy
+from allocator.policies import get_policy, policy_names
 from simulators.chain import ChainSimulation
+from simulators.chain_bound import season_bound
 from simulators.chain_cli import run_chain, simulate
 from simulators.chain_demand import record_errors
 from simulators.config import ChainConfig
@@ -87,3 +88,21 @@ def test_cli_prints_the_required_fields(capsys: pytest.CaptureFixture[str]) -> N
         assert key in out
     assert out["policy"] == "closest" and out["orders"] > 0
     assert run_chain("nope", 3, 8, 16, 14, None, None, True) == 2
+
+
+def test_no_policy_beats_the_season_bound() -> None:
+    # The season LP knows every demand and the true stock: every policy's realised margin is a
+    # feasible plan of it, so none may exceed it; its markdown floor (least markdown value with
+    # margin >= warehouse-first's) is at most warehouse-first's own markdown value.
+    cfg = ChainConfig(stores=6, skus=16, days=14)
+    for seed in (1, 2):
+        bound = season_bound(cfg, CostConfig(), seed)
+        runs = {p: simulate(p, seed, cfg, CostConfig()) for p in policy_names()}
+        for name, run in runs.items():
+            assert run["total_margin"] <= bound["total_margin"] + 1e-6, (seed, name)
+        wf = runs["warehouse-first"]
+        floor = season_bound(cfg, CostConfig(), seed, objective="markdown",
+                             min_margin=wf["total_margin"])
+        assert floor["markdown_value"] <= wf["markdown_value"] + 1e-6
+        assert floor["total_margin"] >= wf["total_margin"] - 1e-3
+        assert bound["orders"] == wf["orders"]

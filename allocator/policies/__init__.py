@@ -1,7 +1,7 @@
 """Allocation policies: one interface, a registry by name.
 
 `get_policy(name).decide(order, snapshot, costs) -> Decision`; window policies (`batch`,
-`hindsight`) also have `decide_batch(orders, snapshot, costs) -> list[Decision]`.
+`clairvoyant-window`) also have `decide_batch(orders, snapshot, costs) -> list[Decision]`.
 """
 
 from __future__ import annotations

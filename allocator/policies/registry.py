@@ -48,9 +48,10 @@ class ExactPolicy:
 class WindowPolicy:
     """Micro-batch MILP over a window of orders sharing stock and capacity.
 
-    `decide` alone (no window) is the exact per-order optimum. `hindsight` is this policy fed
-    the true stock (no record errors) by the simulator: evaluation only. It is NOT an upper
-    bound (it knows neither future walk-in nor future online demand); see the report.
+    `decide` alone (no window) is the exact per-order optimum. `clairvoyant-window` is this
+    policy fed the true stock (no record errors) by the simulator: evaluation only. It is NOT
+    an upper bound (it knows neither future walk-in nor future online demand); the season's
+    upper bound is the LP of `simulators.chain_bound`.
     """
 
     name: str
@@ -74,7 +75,7 @@ _FACTORIES: dict[str, Callable[[], Policy]] = {
     "cheapest": lambda: ExactPolicy("cheapest", SHIPPING_ONLY),
     "shelfsight": lambda: ExactPolicy("shelfsight", FULL),
     "batch": lambda: WindowPolicy("batch"),
-    "hindsight": lambda: WindowPolicy("hindsight", uses_truth=True),
+    "clairvoyant-window": lambda: WindowPolicy("clairvoyant-window", uses_truth=True),
 }
 
 
