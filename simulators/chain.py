@@ -8,7 +8,9 @@ afternoon window, the other half. Shops keep *true* and *recorded* stock; a pick
 record lies, the failed units are re-routed once (then cancelled) and the record is corrected.
 Every SKU reaches its end of life within the horizon, when what is left anywhere is salvaged, so
 the total margin needs no terminal valuation. Velocity is what RFID would measure: walk-in sales
-of the last 28 days (online units ordered, for warehouses) shrunk to the plan over 7 days.
+of the last 28 days on the days a cell had stock (online units ordered, for warehouses), at the
+price of each day, pooled over a style's sizes and shrunk to the plan corrected by the chain
+(empirical Bayes, `allocator.velocity`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from allocator.costs import hard_capacity, haversine_km
 from allocator.decision import Decision
 from allocator.model import Order, OrderLine, StockSnapshot
 from allocator.policies import BatchPolicy, Policy
+from allocator.velocity import estimate
 from simulators.chain_demand import (
     online_orders,
     plan_error,
@@ -48,11 +51,7 @@ from simulators.config import ChainConfig
 logger = logging.getLogger(__name__)
 
 WAREHOUSE_CAPACITY = 1_000_000
-VELOCITY_DAYS = 28  # as the API: sales of the last 28 days ...
-PRIOR_DAYS = 7.0  # ... shrunk towards the plan with the weight of 7 days (chain level)
-#: Pseudo-sales of a shop x GTIN cell's prior (gamma shape 1/CV^2 of the shop x style fit,
-#: CV ~0.5): what the pooled chain estimate is worth against the cell's own count.
-CELL_PRIOR_SHAPE = 4.0
+VELOCITY_DAYS = 28  # as the API: sales of the last 28 days
 #: Shops are allocated this x their forecast full-price demand (presentation stock and a
 #: buffer against stock-outs; the rest of the buy is the warehouse's).
 PLAN_COVER = 1.8
@@ -155,12 +154,16 @@ class ChainSimulation:
         seen = np.minimum(w.age0, VELOCITY_DAYS).astype(np.int64)
         hist = sales_history(w.rate, seen, seed)
         self.window = np.zeros((VELOCITY_DAYS, n, g))
+        # Exposure of each day: the cell could sell (RFID saw stock) x the day's demand lift.
+        self.expo = np.zeros((VELOCITY_DAYS, n, g))
         for back in range(VELOCITY_DAYS):  # spread the history over the days it covers
-            self.window[back, w.n_wh:] = np.where(back < seen, hist / np.maximum(seen, 1), 0.0)
-        self.seen = seen.astype(np.float64)
+            before = back < seen
+            self.window[back, w.n_wh:] = np.where(before, hist / np.maximum(seen, 1), 0.0)
+            self.expo[back, w.n_wh:] = before  # full price, in stock
         self.prior = np.vstack([np.tile(self.online_plan, (w.n_wh, 1)), self.plan])
         self.online_today = np.zeros(g)
-        self.vel = self._velocity()
+        self.open_stock = self.record > 0
+        self.vel, self.vel_shape = self._velocity(0)
         self.capacity = np.concatenate([
             np.full(w.n_wh, WAREHOUSE_CAPACITY, dtype=np.int64),
             np.full(w.n_shops, config.pick_capacity, dtype=np.int64),
@@ -180,33 +183,23 @@ class ChainSimulation:
         out: np.ndarray = cover + REBUY_SERVICE_Z * np.sqrt(cover)
         return out
 
-    def _velocity(self) -> np.ndarray:
-        """(N, G) units/day as RFID (shops) or the order history (warehouses) shows them.
-
-        A shop x GTIN cell sells ~1 unit a month: its own count is mostly noise, and a policy
-        that takes units where the estimate is lowest picks exactly the cells whose estimate
-        is too low. So each cell is shrunk (gamma-Poisson, empirical Bayes) towards a pooled
-        estimate from the same sales: the GTIN's chain velocity x the shop's share of chain
-        sales, with the weight of CELL_PRIOR_SHAPE pseudo-sales. Warehouses: online units
-        ordered, shrunk towards the plan over PRIOR_DAYS.
-        """
+    def _velocity(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """(N, G) units/day at `day`'s prices as RFID (shops) or the order history
+        (warehouses) shows them, and the gamma shape of each estimate (`allocator.velocity`:
+        sizes of a style pooled, the plan corrected by the chain's sales, stock-out days and
+        markdown lifts accounted for)."""
         w = self.world
-        days = np.minimum(self.seen, VELOCITY_DAYS)[None, :]
+        lift = w.lift(day)
+        now = np.where(lift > 0, lift, 1.0)
+        expo = self.expo.sum(axis=0) / now[None, :]
         sums = self.window.sum(axis=0)
-        wh: np.ndarray = (sums[: w.n_wh] + self.prior[: w.n_wh] * PRIOR_DAYS) / (days + PRIOR_DAYS)
-        shop = sums[w.n_wh:]
-        plan = self.prior[w.n_wh:]
-        chain = (shop.sum(axis=0) + plan.sum(axis=0) * PRIOR_DAYS) / (days[0] + PRIOR_DAYS)
-        share = (shop.sum(axis=1) + 1.0) / (shop.sum() + w.n_shops)
-        pooled = np.maximum(chain[None, :] * share[:, None], 1e-6)
-        weight = CELL_PRIOR_SHAPE / pooled  # prior weight in days
-        cell = (shop + pooled * weight) / (days + weight)
-        self.vel_shape = np.vstack([
-            np.broadcast_to(sums[: w.n_wh] + PRIOR_DAYS * self.prior[: w.n_wh], wh.shape),
-            shop + CELL_PRIOR_SHAPE,
-        ])
-        out: np.ndarray = np.vstack([wh, cell])
-        return out
+        prior = self.prior * now[None, :]
+        rates, shapes = [], []
+        for rows in (slice(0, w.n_wh), slice(w.n_wh, None)):
+            est = estimate(sums[rows], expo[rows], prior[rows], w.style)
+            rates.append(est.rate)
+            shapes.append(est.shape)
+        return np.vstack(rates), np.vstack(shapes)
 
     def _rebuy(self, day: int) -> None:
         """Weekly order-up-to re-buy of each warehouse, on its measured online velocity."""
@@ -342,9 +335,11 @@ class ChainSimulation:
         self.window = np.roll(self.window, 1, axis=0)
         self.window[0, w.n_wh:] = sold
         self.window[0, : w.n_wh] = self.online_today / w.n_wh
+        self.expo = np.roll(self.expo, 1, axis=0)
+        self.expo[0] = w.lift(day)[None, :]
+        self.expo[0, w.n_wh:] *= self.open_stock[w.n_wh:]
         self.online_today[:] = 0
-        self.seen += 1
-        self.vel = self._velocity()
+        self.vel, self.vel_shape = self._velocity(day + 1)
         dead = w.tier(day + 1) < 0
         if dead.any():
             units = self.true[:, dead].sum(axis=0)
@@ -362,6 +357,7 @@ class ChainSimulation:
         index = {gtin: i for i, gtin in enumerate(w.gtins)}
         for day in range(self.horizon):
             self._rebuy(day)
+            self.open_stock = self.record > 0  # what RFID shows at opening
             demand = walk_in(w, self.seed, day)
             first = walk_in_first_half(demand, self.seed, day)
             orders = online_orders(w, self.seed, day, self.cfg.online_share) \

@@ -3,8 +3,11 @@
 * Per shop x GTIN: items `present` in `tag_state` (with their mean record confidence) minus open
   reservations minus `CostConfig.protection_units`; per warehouse x GTIN: `warehouse_stock.on_hand`
   minus open reservations. Open = `status = 'active' AND expires_at > now()`, outstanding qty - picked.
-* Velocity: a shop's sales of the last `VELOCITY_DAYS` days (`sales_daily`) shrunk towards the
-  prior `new_item_velocity_prior` with a weight of `PRIOR_DAYS` days; warehouses get the prior.
+* Velocity: shops' sales of the last `VELOCITY_DAYS` days (`sales_daily`) through the
+  simulator's empirical-Bayes estimator (`allocator.velocity`): each cell shrunk towards the prior
+  `new_item_velocity_prior` corrected by the GTIN's chain sales and the shop's sales, with a prior
+  strength fitted across shops; its gamma shape goes to the snapshot. Warehouses get the prior.
+  (`velocity()`, for one shop's own listing, keeps the simple `PRIOR_DAYS` shrinkage.)
 * Per GTIN from `products`: price, cost, markdown date and price, salvage value.
 Nodes (the `stores` table) and today's picks per node are cached for `NODES_TTL_S` seconds,
 products and sales per GTIN for `GTIN_TTL_S`; units and reservations are read per request.
@@ -25,6 +28,7 @@ from psycopg.rows import TupleRow
 
 from allocator.config import CostConfig
 from allocator.model import Node, NodeKind, StockSnapshot
+from allocator.velocity import MAX_SHAPE, estimate
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +293,23 @@ def velocity(sold: int, is_shop: bool, costs: CostConfig) -> float:
     return (sold + prior * PRIOR_DAYS) / (VELOCITY_DAYS + PRIOR_DAYS)
 
 
+def snapshot_velocity(
+    sales: np.ndarray, is_shop: np.ndarray, costs: CostConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, G) velocity and gamma shape from `sales` (units of the last `VELOCITY_DAYS` days):
+    shops pooled across shops per GTIN (`allocator.velocity.estimate`), warehouses the prior."""
+    prior = costs.new_item_velocity_prior
+    shop = is_shop.reshape(-1)
+    vel = np.full(sales.shape, prior, dtype=np.float64)
+    shape = np.full(sales.shape, MAX_SHAPE, dtype=np.float64)
+    if shop.any() and sales.shape[1]:
+        rows = np.asarray(sales, dtype=np.float64)[shop]
+        est = estimate(rows, np.full(rows.shape, float(VELOCITY_DAYS)), np.full(rows.shape, prior))
+        vel[shop] = est.rate
+        shape[shop] = est.shape
+    return vel, shape
+
+
 def build_snapshot(
     nodes: tuple[Node, ...],
     products: dict[str, ProductInfo],
@@ -306,8 +327,7 @@ def build_snapshot(
     is_shop = np.array([node.kind is NodeKind.SHOP for node in nodes], dtype=np.bool_)[:, None]
     protect = np.where(is_shop, costs.protection_units, 0)
     avail = np.maximum(cells.units - cells.reserved - protect, 0)
-    prior = costs.new_item_velocity_prior
-    vel = np.where(is_shop, (sales + prior * PRIOR_DAYS) / (VELOCITY_DAYS + PRIOR_DAYS), prior)
+    vel, vel_shape = snapshot_velocity(sales, is_shop, costs)
     info = [products[x] for x in gtins]
     to_md = [p.days_to_markdown(day) for p in info]
     has_md = np.array([d is not None for d in to_md], dtype=np.bool_)
@@ -329,6 +349,7 @@ def build_snapshot(
         salvage=[p.salvage for p in info],
         confidence=cells.confidence,
         velocity=vel,
+        velocity_shape=vel_shape,
     )
 
 
