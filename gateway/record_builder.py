@@ -45,12 +45,16 @@ class EpcIdentities:
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
         self._cache: dict[bytes, _Identity] = {}
+        self._bad: dict[bytes, str] = {}  # the cached EPCs that have a reason
+        self._bad_set: set[bytes] = set()  # its keys, for C-level set intersections
 
     def of(self, epc: bytes) -> _Identity:
         ident = self._cache.get(epc)
         if ident is None:
             if len(self._cache) >= self.capacity:
                 self._cache.clear()
+                self._bad.clear()
+                self._bad_set.clear()
             pair = gtin_serial_of(epc)
             if pair is not None:
                 ident = _Identity(pair[0], pair[1], None)
@@ -61,16 +65,26 @@ class EpcIdentities:
                 except EpcError as exc:
                     reason = exc.reason.value
                 ident = _Identity(None, None, reason)
+                self._bad[epc] = reason
+                self._bad_set.add(epc)
             self._cache[epc] = ident
         return ident
 
     def bad_reads(self, epcs: list[bytes]) -> Counter[str]:
         """Reads per rejection reason among `epcs` (EPCs are kept raw, never dropped)."""
         out: Counter[str] = Counter()
-        bad = {e: r for e in dict.fromkeys(epcs) if (r := self.of(e).reason) is not None}
+        distinct = set(epcs)
+        # Set operations on the cache's keys: Python-level work only for EPCs never seen before.
+        known = self._bad
+        bad = {e: known[e] for e in distinct & self._bad_set} if known else {}
+        for e in distinct.difference(self._cache):
+            reason = self.of(e).reason
+            if reason is not None:
+                bad[e] = reason
         if bad:
-            for epc, n in Counter(e for e in epcs if e in bad).items():
-                out[bad[epc]] += n
+            counts = Counter(epcs)
+            for epc, reason in bad.items():
+                out[reason] += counts[epc]
         return out
 
 

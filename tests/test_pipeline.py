@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,3 +183,17 @@ def test_thread_drains_everything_at_stop(tmp_path: Path) -> None:
 def test_identities_never_raise(raw: bytes) -> None:
     ident = EpcIdentities().of(raw)
     assert ident.gtin is None and ident.reason
+
+
+@pytest.mark.parametrize("capacity", [1_000_000, 3])
+def test_bad_reads_counts_every_read_by_reason(capacity: int) -> None:
+    ids = EpcIdentities(capacity=capacity)
+    sscc = bytes.fromhex("311BA1B300CE0A6A83000000")  # a valid EPC that is not an SGTIN
+    reads = [epc(1), b"\x30", sscc, epc(2), b"\x30", bytes(12), b"\x30", epc(1), sscc]
+    for _ in range(3):  # again with everything cached (or, at capacity 3, evicted on the way)
+        got = ids.bad_reads(reads)
+        assert got["not_sgtin"] == 2
+        assert sum(got.values()) == 6
+        assert got == Counter(
+            r for e in reads if (r := EpcIdentities().of(e).reason) is not None
+        )

@@ -16,7 +16,8 @@ from readers.batch import NO_SEQ, Read, ReadBatch
 from readers.config import ReaderConfig
 from readers.driver import InputError, InputErrorReason
 from readers.drivers import zebra as zebra_driver
-from readers.formats._json import format_iso, parse_iso_ns
+from readers.formats import zebra as zebra_format
+from readers.formats._json import format_iso, parse_iso_many, parse_iso_ns
 from readers.formats.zebra import (
     encode_zebra_event_chunks,
     encode_zebra_events,
@@ -380,3 +381,99 @@ def test_bench_zebra_runs_and_reports_both() -> None:
     out = bench_zebra(0.1, per_message=20)
     assert out["shelfsight_reads_per_s"] > 0 and out["naive_reads_per_s"] > 0
     assert out["reads_per_payload"] == 20
+
+
+# -- the column-wise fast path against the event-by-event reference -------------------------
+
+
+def _reference(payload: bytes, received_ns: int) -> Any:
+    """What the event-by-event path (the reference for values and errors) makes of a payload."""
+    decoded = zebra_format._typed.decode(payload)
+    evs = decoded if isinstance(decoded, list) else [decoded]
+    return zebra_format._parse_events(evs, payload, "fx1", received_ns, [], [])
+
+
+def _same_batch(a: ReadBatch, b: ReadBatch) -> None:
+    for col in ("time_ns", "antenna", "epc", "rssi_dbm", "seq", "phase", "frequency_khz"):
+        x, y = getattr(a, col), getattr(b, col)
+        assert (x is None) == (y is None), col
+        if x is not None:
+            assert x.dtype == y.dtype, col
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), col
+
+
+_minute = "2026-03-28T07:20"
+stamp = st.one_of(
+    st.builds(lambda s, ms, off: f"{_minute}:{s:02d}.{ms:03d}{off}", st.integers(0, 59),
+              st.integers(0, 999), st.sampled_from(["+0000", "-0600", "+0530"])),
+    st.sampled_from([None, "2026-03-28T07:21:00.000+0000", "2026-03-28T07:20:05.12+0000",
+                     "2026-03-28T07:20:05.123Z", "2026-03-28T07:20:05.123456789Z",
+                     "2026-03-28T07:20:61.123+0000", "2026-02-30T07:20:05.123+0000",
+                     "2026-03-28T07:20:05.1x3+0000", "2026-03-28T07:20:05.123+2500",
+                     "2026-03-28T07:20:05.123 0000", "2026-03-28T07:20:٠٥.123+0000"]),
+)
+plain = st.fixed_dictionaries(
+    {"idHex": st.one_of(st.binary(min_size=1, max_size=16).map(bytes.hex),
+                        st.sampled_from(["", "0", "00 11", "zz11", "ABCDEF012345"]))},
+    optional={
+        "eventNum": st.integers(-2, 2**64),
+        "antenna": st.integers(-1, 40000),
+        "peakRssi": st.floats(-250, 150) | st.integers(-250, 150),
+        "channel": st.floats(-1, 2_100_000) | st.sampled_from([0, 865.7, 2_000_000]),
+        "phase": st.floats(-2e6, 2e6),
+        "format": st.sampled_from(["epc", "tid"]),
+    },
+)
+plain_event = st.builds(
+    lambda d, ts: {"data": d, "type": "CUSTOM"} | ({} if ts is None else {"timestamp": ts}),
+    plain, stamp,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(plain_event, min_size=1, max_size=30), st.booleans())
+def test_column_path_equals_event_path(evs: list[dict[str, Any]], mostly_valid: bool) -> None:
+    if mostly_valid:  # most real payloads: every event valid, so the column path is taken
+        for ev in evs:
+            d = ev["data"]
+            d["idHex"] = d["idHex"] if len(d["idHex"]) % 2 == 0 and d["idHex"].isalnum() else "3034"
+            d.pop("format", None)
+            for k, lo, hi in (("antenna", 0, 32767), ("eventNum", 0, 2**63 - 1),
+                              ("peakRssi", -200, 100), ("phase", -1e6, 1e6)):
+                if k in d and not lo <= d[k] <= hi:
+                    d[k] = lo
+            if "channel" in d and not 0 < d["channel"] < 2_000_000:
+                d["channel"] = 865.7
+            ev["timestamp"] = f"{_minute}:{len(d['idHex']) % 60:02d}.{d.get('antenna', 7) % 1000:03d}+0000"
+    payload = msgspec.json.encode(evs)
+    got = parse_zebra(payload, "fx1", 123)
+    ref = _reference(payload, 123)
+    _same_batch(got.batch, ref.batch)
+    assert [(e.reason, str(e)) for e in got.errors] == [(e.reason, str(e)) for e in ref.errors]
+
+
+def test_column_path_taken_for_plain_payloads() -> None:
+    reads = [Read(10**18 + i * 10**6, "fx1", 1 + i % 4, bytes([i + 1]) * 12, -50.0 - i, seq=i,
+                  phase=1.5 * i, frequency_khz=865700) for i in range(50)]
+    payload = encode_zebra_events(reads)
+    decoded = zebra_format._typed.decode(payload)
+    assert isinstance(decoded, list)
+    assert zebra_format._tag_columns(decoded, "fx1", 0) is not None
+    _same_batch(parse_zebra(payload, "fx1", 0).batch, _reference(payload, 0).batch)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(stamp, min_size=1, max_size=40))
+def test_parse_iso_many_equals_one_by_one(texts: list[str | None]) -> None:
+    want: list[int] | None = []
+    for t in texts:
+        try:
+            want.append(7 if t is None else parse_iso_ns(t))  # type: ignore[union-attr]
+        except InputError:
+            want = None
+            break
+    if want is None:
+        with pytest.raises(InputError):
+            parse_iso_many(texts, 7)
+    else:
+        assert parse_iso_many(texts, 7).tolist() == want

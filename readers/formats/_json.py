@@ -10,12 +10,13 @@ import binascii
 import calendar
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from readers.batch import ReadBatch
 from readers.driver import InputError, InputErrorReason
@@ -104,6 +105,59 @@ def _parse_iso_slow(text: str) -> int:
     elif len(frac) == 9 and tail == "Z":
         _remember(text[:19], base_ns)
     return base_ns + (int(frac[:9].ljust(9, "0")) if frac else 0)
+
+
+def parse_iso_many(texts: Sequence[str | None], default_ns: int) -> npt.NDArray[np.int64]:
+    """`parse_iso_ns` of every text (None: `default_ns`) as an int64 array.
+
+    Each distinct text is parsed once; many distinct texts in the device layout
+    (`YYYY-MM-DDTHH:MM:SS.fff±hhmm`, one minute and offset per payload) are read column-wise.
+    Raises InputError as `parse_iso_ns` would (for some bad text, not necessarily the first).
+    """
+    n = len(texts)
+    uniq = dict.fromkeys(texts)
+    if len(uniq) == 1:
+        (only,) = uniq
+        return np.full(n, default_ns if only is None else parse_iso_ns(only), dtype=np.int64)
+    if len(uniq) > 8:
+        out = _parse_ms_offset_column(texts)
+        if out is not None:
+            return out
+    values = {t: default_ns if t is None else parse_iso_ns(t) for t in uniq}
+    return np.fromiter(map(values.__getitem__, texts), dtype=np.int64, count=n)
+
+
+_ZERO, _DOT, _PLUS, _MINUS = ord("0"), ord("."), ord("+"), ord("-")
+# Columns that must equal the first text's (minute, '.', offset): 0xFF; seconds and ms digits: 0.
+_SAME = np.full(28, 0xFF, dtype=np.uint8)
+_SAME[[17, 18, 20, 21, 22]] = 0
+
+
+def _parse_ms_offset_column(texts: Sequence[str | None]) -> npt.NDArray[np.int64] | None:
+    """28-character `...HH:MM:SS.fff±hhmm` texts sharing minute and offset -> ns, column-wise;
+    None when they do not (the caller parses them one distinct text at a time)."""
+    try:
+        raw = "".join(texts).encode("ascii")  # type: ignore[arg-type]  # TypeError on None
+    except (TypeError, UnicodeEncodeError):
+        return None
+    m = len(texts)
+    if len(raw) != 28 * m or min(map(len, texts)) != 28:  # type: ignore[arg-type]
+        return None
+    a = np.frombuffer(raw, dtype=np.uint8).reshape(m, 28)
+    head = a[0]
+    if head[19] != _DOT or head[23] not in (_PLUS, _MINUS) or bool(((a ^ head) & _SAME).any()):
+        return None
+    d = a[:, 17:23].astype(np.int64) - _ZERO  # S S . f f f
+    d[:, 2] = 0
+    if not (bool(((d >= 0) & (d <= 9)).all()) and bool((d[:, 0] <= 5).all())):
+        return None
+    first = texts[0]
+    assert first is not None
+    minute_ns = parse_iso_ns(f"{first[:17]}00.000{first[23:]}")  # validates date and offset
+    out: npt.NDArray[np.int64] = minute_ns + (
+        (d[:, 0] * 10 + d[:, 1]) * NS_PER_S + (d[:, 3] * 100 + d[:, 4] * 10 + d[:, 5]) * 1_000_000
+    )
+    return out
 
 
 def clear_timestamp_cache() -> None:

@@ -4,9 +4,12 @@ Tag data event: `{"data": {...}, "timestamp": "...", "type": "<mode>"}`, one obj
 message, or a JSON array of them when batching is on. Management events (`heartbeat`, `gpi`,
 `errors`, `warnings`, ...) carry `component` and their own `eventNum` at the top level.
 
-Parsing is typed (msgspec Structs) on the hot path; a payload whose typed decode fails is
-decoded again element by element so that one bad event costs one counted InputError, not the
-message. Reader identity never comes from here: the caller passes it (from config / topic).
+Parsing is typed (msgspec Structs) on the hot path; a payload of plain tag data events is
+turned into columns one column at a time (`_tag_columns`), anything else (management events,
+RFD sleds, a value out of range) goes event by event (`_append`), which also decides every
+error. A payload whose typed decode fails is decoded again element by element so that one bad
+event costs one counted InputError, not the message. Reader identity never comes from here:
+the caller passes it (from config / topic).
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 from readers.batch import NO_SEQ, Read, ReadBatch
 from readers.driver import InputError, InputErrorReason, ReaderHealth
-from readers.formats._json import Columns, format_iso, parse_iso_ns
+from readers.formats._json import Columns, format_iso, parse_iso_many, parse_iso_ns
 
 __all__ = [
     "ZebraManagementEvent",
@@ -35,7 +40,7 @@ __all__ = [
 MANAGEMENT_TYPES = frozenset({"heartbeat", "gpi", "errors", "warnings", "firmwareUpdateProgress"})
 
 
-class _RfdTag(msgspec.Struct):
+class _RfdTag(msgspec.Struct, gc=False):
     EPCid: str | None = None
     EPC: str | None = None
     eventNum: int | None = None
@@ -44,7 +49,7 @@ class _RfdTag(msgspec.Struct):
     phase: float | None = None
 
 
-class _Data(msgspec.Struct):
+class _Data(msgspec.Struct, gc=False):
     idHex: str | None = None
     eventNum: int | None = None
     antenna: int | None = None
@@ -55,7 +60,7 @@ class _Data(msgspec.Struct):
     tagData: list[_RfdTag] | None = None
 
 
-class _Event(msgspec.Struct):
+class _Event(msgspec.Struct, gc=False):
     data: _Data | None = None
     timestamp: str | None = None
     type: str | None = None
@@ -94,18 +99,34 @@ def parse_zebra(payload: bytes, reader: str, received_ns: int) -> ZebraPayload:
     Event time is the device `timestamp` (replays keep their old one); without a timestamp,
     `received_ns`. `antenna` 0 and `rssi_dbm` NaN mean "not reported" (SIMPLE mode, sleds).
     """
-    cols = Columns()
     errors: list[InputError] = []
     mgmt: list[ZebraManagementEvent] = []
     events: Sequence[_Event]
     try:
         decoded = _typed.decode(payload)
-        events = decoded if isinstance(decoded, list) else [decoded]
     except msgspec.ValidationError:
         events = _decode_one_by_one(payload, errors)
     except msgspec.DecodeError as exc:
         errors.append(InputError(InputErrorReason.MALFORMED_JSON, str(exc)[:200]))
         events = ()
+    else:
+        events = decoded if isinstance(decoded, list) else [decoded]
+        batch = _tag_columns(events, reader, received_ns) if events else None
+        if batch is not None:
+            return ZebraPayload(batch)
+    return _parse_events(events, payload, reader, received_ns, mgmt, errors)
+
+
+def _parse_events(
+    events: Sequence[_Event],
+    payload: bytes,
+    reader: str,
+    received_ns: int,
+    mgmt: list[ZebraManagementEvent],
+    errors: list[InputError],
+) -> ZebraPayload:
+    """Event by event: the reference path, and the one that names every error."""
+    cols = Columns()
     for ev in events:
         try:
             d = ev.data
@@ -120,6 +141,93 @@ def parse_zebra(payload: bytes, reader: str, received_ns: int) -> ZebraPayload:
         except InputError as exc:
             errors.append(exc)
     return ZebraPayload(cols.batch(reader), mgmt, errors)
+
+
+def _tag_columns(events: Sequence[_Event], reader: str, received_ns: int) -> ReadBatch | None:
+    """The columns of a payload of plain tag data events (`idHex`, format epc), or None when an
+    event is of another kind or a value fails a check (`_parse_events` then decides).
+
+    Same values and checks as `_append`, column by column: timestamps parsed once per distinct
+    text, EPC hex in one pass, ranges checked on arrays.
+    """
+    datas = [ev.data for ev in events]
+    if None in datas:
+        return None
+    ds: list[_Data] = datas  # type: ignore[assignment]
+    ids = [d.idHex for d in ds]
+    if None in ids or not {d.format for d in ds} <= _EPC_FORMATS:
+        return None
+    hexes: list[str] = ids  # type: ignore[assignment]
+    try:
+        epcs = list(map(bytes.fromhex, hexes))
+        time_ns = parse_iso_many([ev.timestamp for ev in events], received_ns)
+    except (ValueError, InputError):
+        return None
+    # fromhex skips whitespace: equal totals mean every EPC has exactly half its text's length
+    if 2 * sum(map(len, epcs)) != sum(map(len, hexes)) or not all(epcs):
+        return None
+    n = len(ds)
+    antenna = _ints([d.antenna for d in ds], 0, 32767)
+    seq = _ints([d.eventNum for d in ds], NO_SEQ, (1 << 63) - 1)
+    rssi = _floats([d.peakRssi for d in ds])
+    phase = _floats([d.phase for d in ds])
+    channel = _floats([d.channel for d in ds])
+    if (
+        antenna is None
+        or seq is None
+        or not _all_nan_or(rssi, (rssi >= -200.0) & (rssi <= 100.0))
+        or not _all_nan_or(phase, (phase >= -1e6) & (phase <= 1e6))
+        or not _all_nan_or(channel, (channel > 0.0) & (channel < 2_000_000.0))
+    ):
+        return None
+    has_freq = not bool(np.isnan(channel).all())
+    has_phase = not bool(np.isnan(phase).all())
+    epc_col = np.empty(n, dtype=object)
+    epc_col[:] = epcs
+    return ReadBatch(
+        reader=reader,
+        time_ns=time_ns,
+        antenna=antenna.astype(np.int16),
+        epc=epc_col,
+        rssi_dbm=rssi.astype(np.float32),
+        seq=seq,
+        phase=phase.astype(np.float32) if has_phase else None,
+        frequency_khz=np.where(np.isnan(channel), -1, np.rint(channel * 1000)).astype(np.int32)
+        if has_freq
+        else None,
+    )
+
+
+_EPC_FORMATS = frozenset({None, "epc"})
+
+
+def _ints(values: list[int | None], missing: int, high: int) -> npt.NDArray[np.int64] | None:
+    """int64 column, `missing` for None; None when a present value is outside [0, high]."""
+    present: npt.NDArray[np.bool_] | None = None
+    if None in values:
+        present = np.array([v is not None for v in values], dtype=np.bool_)
+        values = [0 if v is None else v for v in values]
+    try:
+        col = np.array(values, dtype=np.int64)
+    except OverflowError:
+        return None
+    if not bool(((col >= 0) & (col <= high)).all()):
+        return None
+    if present is not None:
+        col[~present] = missing
+    return col
+
+
+def _floats(values: list[float | None]) -> npt.NDArray[np.float64]:
+    """float64 column, NaN for None (JSON numbers are never NaN, so NaN means absent)."""
+    if None in values:
+        values = [math.nan if v is None else v for v in values]
+    return np.array(values, dtype=np.float64)
+
+
+def _all_nan_or(col: npt.NDArray[np.float64], ok: npt.NDArray[np.bool_]) -> bool:
+    """Every value absent (NaN) or passing `ok` (infinities fail any finite range)."""
+    return bool((ok | np.isnan(col)).all())
 
 
 def _decode_one_by_one(payload: bytes, errors: list[InputError]) -> list[_Event]:
