@@ -117,13 +117,15 @@ class RecordBuilder:
             return []
         store, ingester = self.store_id, self.ingester
         rssi = s.peak_rssi.astype(np.float64)
+        starts, firsts, lasts = s.cycle_start_ns.tolist(), s.first_ns.tolist(), s.last_ns.tolist()
+        # Rows share few distinct times (one cycle start, the payloads' timestamps): convert once.
+        when = {ns: to_datetime(ns) for ns in {*starts, *firsts, *lasts}}
         return [
-            ReadSummaryRow(store, rd, a, e, to_datetime(cs), to_datetime(f), to_datetime(la),
-                           cnt, None if pk != pk else pk, ingester)
+            ReadSummaryRow(store, rd, a, e, when[cs], when[f], when[la], cnt,
+                           None if pk != pk else pk, ingester)
             for cs, rd, a, e, f, la, cnt, pk in zip(
-                s.cycle_start_ns.tolist(), s.reader.tolist(), s.antenna.tolist(), s.epc.tolist(),
-                s.first_ns.tolist(), s.last_ns.tolist(), s.count.tolist(), rssi.tolist(),
-                strict=True,
+                starts, s.reader.tolist(), s.antenna.tolist(), s.epc.tolist(), firsts, lasts,
+                s.count.tolist(), rssi.tolist(), strict=True,
             )
         ]
 
@@ -153,23 +155,32 @@ class RecordBuilder:
         cols = cleaner.columns()
         self._version = max(self._version + 1, wall // 1000, cleaner.last_seq)
         version, updated, names = self._version, to_datetime(wall), cols.zone_names
+        rows: Iterable[int]
+        if refresh:
+            rows = range(len(cols.epc))
+        else:  # only the items with events: found through the cleaner's index, not a scan
+            ids = cleaner.lookup(changed)
+            rows = np.sort(ids[ids >= 0]).tolist()
+        status_col, zone_col, seen_col = cols.status, cols.zone, cols.last_seen_ns
         out: list[TagStateRow] = []
-        for i, epc in enumerate(cols.epc):
-            status = TagStatus(_STATUS_NAMES[int(cols.status[i])])
+        for i in rows:
+            epc = cols.epc[i]
+            status = TagStatus(_STATUS_NAMES[int(status_col[i])])
             if status is TagStatus.UNKNOWN or epc in self.picked:
                 continue
-            zi = int(cols.zone[i])
+            zi = int(zone_col[i])
             zone = None if zi < 0 else names[zi]
-            seen = int(cols.last_seen_ns[i])
+            seen = int(seen_col[i])
             key = (status.value, zone, seen)
             if epc not in changed and (not refresh or self._emitted.get(epc) == key):
                 continue
             self._emitted[epc] = key
             ident = self.ids.of(epc)
+            confidence = float(cols.confidence[i])
             out.append(TagStateRow(
                 epc=epc, store_id=self.store_id, status=status.value, last_seen=to_datetime(seen),
                 last_seq=version, updated_at=updated, gtin=ident.gtin, serial=ident.serial,
                 zone=zone, read_rate=float(max(cols.read_rate[i], 0.0)),
-                confidence=float(np.clip(cols.confidence[i], 0.0, 1.0)),
+                confidence=min(max(confidence, 0.0), 1.0),
             ))
         return out

@@ -197,3 +197,19 @@ def test_bad_reads_counts_every_read_by_reason(capacity: int) -> None:
         assert got == Counter(
             r for e in reads if (r := EpcIdentities().of(e).reason) is not None
         )
+
+
+def test_state_rows_for_items_with_events_then_for_what_changed_at_refresh(tmp_path: Path) -> None:
+    p, _outbox, clock = make(tmp_path)
+    p.process(Work("r1", (batch([0.1, 0.2, 0.3], [1, 2, 3]),)))
+    clock.t = T0 + 2 * NS
+    p.flush()
+    assert p.cleaner is not None
+    b = p.builder
+    # not due for a refresh: rows of the items named, in tag order, nothing else
+    assert [r.epc for r in b.states(p.cleaner, {epc(3), epc(1)}, force=False)] == [epc(1), epc(3)]
+    assert b.states(p.cleaner, {b"\x30" * 12}, force=False) == []  # unknown to the cleaner
+    # a refresh: items whose (status, zone, last seen) did not change since their last row are skipped
+    assert b.states(p.cleaner, set(), force=True) == []
+    p.process(Work("r1", (batch([2.5], [2], antenna=2),)))  # item 2 read at the exit
+    assert [r.epc for r in b.states(p.cleaner, set(), force=True)] == [epc(2)]

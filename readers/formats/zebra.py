@@ -164,7 +164,7 @@ def _tag_columns(events: Sequence[_Event], reader: str, received_ns: int) -> Rea
     except (ValueError, InputError):
         return None
     # fromhex skips whitespace: equal totals mean every EPC has exactly half its text's length
-    if 2 * sum(map(len, epcs)) != sum(map(len, hexes)) or not all(epcs):
+    if 2 * len(b"".join(epcs)) != len("".join(hexes)) or not all(epcs):
         return None
     n = len(ds)
     antenna = _ints([d.antenna for d in ds], 0, 32767)
@@ -204,11 +204,14 @@ _EPC_FORMATS = frozenset({None, "epc"})
 def _ints(values: list[int | None], missing: int, high: int) -> npt.NDArray[np.int64] | None:
     """int64 column, `missing` for None; None when a present value is outside [0, high]."""
     present: npt.NDArray[np.bool_] | None = None
-    if None in values:
-        present = np.array([v is not None for v in values], dtype=np.bool_)
-        values = [0 if v is None else v for v in values]
     try:
-        col = np.array(values, dtype=np.int64)
+        col = np.array(values, dtype=np.int64)  # TypeError when some value is None
+    except TypeError:
+        present = np.array([v is not None for v in values], dtype=np.bool_)
+        try:
+            col = np.array([0 if v is None else v for v in values], dtype=np.int64)
+        except OverflowError:
+            return None
     except OverflowError:
         return None
     if not bool(((col >= 0) & (col <= high)).all()):
@@ -219,9 +222,10 @@ def _ints(values: list[int | None], missing: int, high: int) -> npt.NDArray[np.i
 
 
 def _floats(values: list[float | None]) -> npt.NDArray[np.float64]:
-    """float64 column, NaN for None (JSON numbers are never NaN, so NaN means absent)."""
-    if None in values:
-        values = [math.nan if v is None else v for v in values]
+    """float64 column, NaN for None (numpy's conversion; JSON numbers are never NaN, so NaN
+    means absent)."""
+    if values[0] is None and values.count(None) == len(values):  # field not reported
+        return np.full(len(values), np.nan)
     return np.array(values, dtype=np.float64)
 
 
