@@ -183,6 +183,7 @@ class _Pending:
     antenna: list[npt.NDArray[np.int16]]
     epc: list[npt.NDArray[np.object_]]
     rssi: list[npt.NDArray[np.float32]]
+    low: int  # the lowest cycle pending: a flush below it has nothing to do for this reader
 
 
 class SummaryAccumulator:
@@ -225,7 +226,11 @@ class SummaryAccumulator:
                     cycle = np.where(late, np.int64(self._open_from), cycle)
         else:
             cycle = np.zeros(n, np.int64)
-        p = self._pending.setdefault(batch.reader, _Pending([], [], [], [], []))
+        low = int(cycle.min())
+        p = self._pending.get(batch.reader)
+        if p is None:
+            p = self._pending[batch.reader] = _Pending([], [], [], [], [], low)
+        p.low = min(p.low, low)
         p.cycle.append(cycle)
         p.time_ns.append(batch.time_ns)
         p.antenna.append(batch.antenna)
@@ -248,6 +253,8 @@ class SummaryAccumulator:
         out: list[Summaries] = []
         for reader in list(self._pending):
             p = self._pending[reader]
+            if not force and self.cycle_ns and p.low >= limit:
+                continue  # every pending cycle still open: no copy of what is pending
             cycle = np.concatenate(p.cycle)
             time_ns = np.concatenate(p.time_ns)
             antenna = np.concatenate(p.antenna)
@@ -258,7 +265,9 @@ class SummaryAccumulator:
             else:
                 done = cycle < np.int64(limit)
             if not done.any():
-                self._pending[reader] = _Pending([cycle], [time_ns], [antenna], [epc], [rssi])
+                self._pending[reader] = _Pending(
+                    [cycle], [time_ns], [antenna], [epc], [rssi], int(cycle.min())
+                )
                 continue
             s = _summarise_columns(
                 reader, cycle[done], self.cycle_ns, time_ns[done], antenna[done], epc[done], rssi[done]
@@ -267,8 +276,10 @@ class SummaryAccumulator:
             self.reads_out += s.total_reads
             keep = ~done
             if keep.any():
+                rest = cycle[keep]
                 self._pending[reader] = _Pending(
-                    [cycle[keep]], [time_ns[keep]], [antenna[keep]], [epc[keep]], [rssi[keep]]
+                    [rest], [time_ns[keep]], [antenna[keep]], [epc[keep]], [rssi[keep]],
+                    int(rest.min()),
                 )
             else:
                 del self._pending[reader]
