@@ -278,25 +278,27 @@ def _build(config: ChainConfig, costs: CostConfig, seed: int) -> _Season:
     )
 
 
+#: Weight of the margin in the markdown-floor LP: a tie-break among plans of least markdown.
+FLOOR_MARGIN_WEIGHT = 1e-3
+
+
 def season_bound(
     config: ChainConfig, costs: CostConfig, seed: int, *, objective: str = "margin",
-    min_margin: float | None = None, time_limit: float = 600.0,
+    time_limit: float = 600.0,
 ) -> dict[str, Any]:
     """The LP optimum of the season with perfect information, and its plan's metrics (named as
     `simulate chain` names them; fractional where the LP is).
 
     `objective="margin"`: the upper bound on total margin. `objective="markdown"`: the least
-    markdown value any policy could reach, with total margin at least `min_margin` if given.
+    markdown value any plan can reach (ties broken towards margin, with weight
+    FLOOR_MARGIN_WEIGHT): no policy, whatever margin it gives up, gets markdown value below it
+    (up to that weight times their margin difference).
     """
     se = _build(config, costs, seed)
     lp = se.lp
     cost = np.concatenate(lp.cost)
     if objective == "markdown":
-        if min_margin is not None:  # -cost.v - cogs0 >= min_margin
-            nz = np.flatnonzero(cost)
-            r = lp.add_rows(np.array([-np.inf]), np.array([-se.cogs0 - min_margin]))
-            lp.coef(np.full(nz.size, r[0]), nz, cost[nz])
-        _, sol = lp.solve(se.md_value, time_limit)
+        _, sol = lp.solve(se.md_value + FLOOR_MARGIN_WEIGHT * cost, time_limit)
     elif objective == "margin":
         _, sol = lp.solve(cost, time_limit)
     else:

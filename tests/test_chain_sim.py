@@ -10,7 +10,7 @@ import pytest
 from allocator.config import CostConfig
 from allocator.policies import get_policy, policy_names
 from simulators.chain import ChainSimulation
-from simulators.chain_bound import season_bound
+from simulators.chain_bound import FLOOR_MARGIN_WEIGHT, season_bound
 from simulators.chain_cli import run_chain, simulate
 from simulators.chain_demand import record_errors
 from simulators.config import ChainConfig
@@ -91,18 +91,17 @@ def test_cli_prints_the_required_fields(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_no_policy_beats_the_season_bound() -> None:
-    # The season LP knows every demand and the true stock: every policy's realised margin is a
-    # feasible plan of it, so none may exceed it; its markdown floor (least markdown value with
-    # margin >= warehouse-first's) is at most warehouse-first's own markdown value.
+    # The season LP knows every demand and the true stock: every policy's realised season is a
+    # feasible plan of it, so none may exceed its margin, nor go below its markdown floor
+    # (up to the floor's margin tie-break weight).
     cfg = ChainConfig(stores=6, skus=16, days=14)
     for seed in (1, 2):
         bound = season_bound(cfg, CostConfig(), seed)
-        runs = {p: simulate(p, seed, cfg, CostConfig()) for p in policy_names()}
-        for name, run in runs.items():
+        floor = season_bound(cfg, CostConfig(), seed, objective="markdown")
+        assert floor["markdown_value"] <= bound["markdown_value"] + 1e-6
+        for name in policy_names():
+            run = simulate(name, seed, cfg, CostConfig())
+            assert run["orders"] == bound["orders"]
             assert run["total_margin"] <= bound["total_margin"] + 1e-6, (seed, name)
-        wf = runs["warehouse-first"]
-        floor = season_bound(cfg, CostConfig(), seed, objective="markdown",
-                             min_margin=wf["total_margin"])
-        assert floor["markdown_value"] <= wf["markdown_value"] + 1e-6
-        assert floor["total_margin"] >= wf["total_margin"] - 1e-3
-        assert bound["orders"] == wf["orders"]
+            slack = FLOOR_MARGIN_WEIGHT * abs(floor["total_margin"] - run["total_margin"])
+            assert floor["markdown_value"] <= run["markdown_value"] + slack + 1e-6, (seed, name)
