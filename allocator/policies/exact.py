@@ -158,6 +158,15 @@ def _undominated(
     """Drop candidates B another candidate A dominates (exact): F_A <= F_B and, on every line,
     A's q_l-th unit costs no more than B's first (`last`, `first`: (K, L), capped at ρ). Any
     allocation using B then costs no less once B's units move to A, whatever A already gave."""
+    # Most candidates fall to one of a few strong ones (the cheapest last units): drop those
+    # first in O(K), then compare the survivors pairwise.
+    strong = cand[np.argsort((last[cand] + parcel[cand, None]).sum(axis=1), kind="stable")[:4]]
+    ls, lo_all = last[strong], first[cand]
+    beat = ((parcel[strong][:, None] <= parcel[cand][None, :])
+            & (ls[:, None, :] <= lo_all[None, :, :]).all(axis=2))
+    strict = ((parcel[strong][:, None] < parcel[cand][None, :])
+              | (ls[:, None, :] < lo_all[None, :, :]).any(axis=2) | (strong[:, None] < cand[None, :]))
+    cand = cand[~(beat & strict & (strong[:, None] != cand[None, :])).any(axis=0)]
     f = parcel[cand]
     lo = first[cand]
     hi = last[cand]

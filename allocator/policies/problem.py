@@ -120,7 +120,12 @@ class OrderProblem:
             carriage=float((self.carriage * per_node).sum()),
             labour=float((self.labour * per_node).sum()),
             pick_failure=float((self.failure * take).sum()),
-            opportunity=float(self.phi(take).sum()),
+            opportunity=float(cm.opportunity_cost(  # only the cells taken
+                self.units[ks, ls], us, self.demand_full[ks, ls], self.demand_markdown[ks, ls],
+                self.p_full[ls], self.p_markdown[ls], self.p_salvage[ls],
+                cap=self.delta_cap[ks, ls], known=self.known,
+                shape=None if self.shape is None else self.shape[ks, ls],
+            ).sum()),
             overtime=float(over.sum()),
             unfilled=float((self.rho * (self.qty - filled)).sum()),
         )
