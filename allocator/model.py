@@ -91,10 +91,11 @@ class StockSnapshot:
     until end of life), `salvage` (value of a unit left at end of life).
     `markdown_lift` multiplies velocity during the markdown period (one number, or (G,): the
     lift of each GTIN's next markdown step over its current price). `future_full` and
-    `future_markdown` (N, G), when given, are *known* future demand (evaluation only: the
-    hindsight bound); otherwise demand is Poisson from velocity. `rebuy_cost` (G,), when given,
-    is what the warehouse pays to re-buy a unit of the GTIN while re-buys are still open (NaN
-    once closed): a warehouse unit that can be replaced is worth at most that.
+    `future_markdown` (N, G), when given, are *known* future demand (evaluation only: a
+    what-if with perfect foresight); otherwise demand is Poisson from velocity. `rebuy_cost`
+    (G,), when given, is what the warehouse pays to re-buy a unit of the GTIN while re-buys
+    are still open (NaN once closed): a warehouse unit that can be replaced is worth at most
+    that.
     `velocity_shape` (N, G), when given, is the shape of the gamma posterior behind each
     velocity (prior pseudo-sales + sales seen): Δ then uses negative-binomial demand.
     """
