@@ -325,7 +325,10 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
     """Measure; returns the JSON object `shelfsight bench api` prints."""
     rng = random.Random(7)
     cli = str(Path(sys.executable).parent / "shelfsight")
-    with tempfile.TemporaryDirectory(prefix="shelfsight-bench-api-") as tmp, PostgresServer() as pg:
+    with (
+        tempfile.TemporaryDirectory(prefix="shelfsight-bench-api-") as tmp,
+        PostgresServer(durable=True) as pg,  # production durability: fsync on
+    ):
         dsn = pg.create_database("bench")
         migrate(dsn)
         gtins, contended = seed(dsn, rng)

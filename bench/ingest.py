@@ -43,32 +43,7 @@ from readers.batch import Read
 from readers.formats.zebra import encode_zebra_event_chunks
 from shelfsight.db import migrate
 from shelfsight.embedded.broker import start_broker
-from shelfsight.embedded.postgres import PostgresServer, PostgresUnavailableError
-
-
-class _ProductionPostgres(PostgresServer):
-    """The embedded server with durable settings: fsync, full-page writes (its test default
-    passes them off on the command line, which ALTER SYSTEM cannot override)."""
-
-    def __init__(self, durable: bool) -> None:
-        super().__init__()
-        self.durable = durable
-
-    def start(self) -> None:
-        if not (self.data_dir / "PG_VERSION").exists():
-            self.init()
-        on = "on" if self.durable else "off"
-        opts = (
-            f"-c port={self.port} -c listen_addresses={self.host} -c unix_socket_directories=''"
-            f" -c fsync={on} -c full_page_writes={on} -c synchronous_commit={on}"
-            " -c max_connections=200 -c shared_buffers=128MB"
-        )
-        log_file = self.base_dir / "postgres.log"
-        result = self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(log_file), "-o", opts,
-                           "-w", "-t", "60", "start", check=False)
-        if result.returncode != 0:
-            raise PostgresUnavailableError(f"PostgreSQL did not start: {result.stderr[-2000:]}")
-
+from shelfsight.embedded.postgres import PostgresServer
 
 _DB_SETTINGS = ("fsync", "full_page_writes", "synchronous_commit", "wal_sync_method")
 
@@ -275,7 +250,7 @@ def run(seconds: float = 20.0, readers: int = 4, tags_per_reader: int = 2000,
     min(seconds, 10)."""
     tmp = Path(tempfile.mkdtemp(prefix="shelfsight-bench-ingest-"))
     os.chmod(tmp, 0o755)
-    pg = _ProductionPostgres(durable_db)
+    pg = PostgresServer(durable=durable_db)
     pg.start()
     broker = start_broker(prefer=None)
     proc: subprocess.Popen[bytes] | None = None

@@ -66,7 +66,7 @@ def run(rows: int = 200_000, dsn: str | None = None, batch_rows: int = 10_000) -
     if dsn is None:
         from shelfsight.embedded.postgres import PostgresServer
 
-        server = PostgresServer()
+        server = PostgresServer(durable=True)
         server.start()
         dsn = server.create_database("bench_sink")
     try:

@@ -130,7 +130,7 @@ def run_demo(config: str | None, minutes: float | None, state_dir: str) -> int:
             else:
                 from shelfsight.embedded.postgres import PostgresServer
 
-                pg = PostgresServer(base_dir=state / "postgres")
+                pg = PostgresServer(base_dir=state / "postgres", durable=True)
                 pg.start()
                 cleanup.append(("PostgreSQL", pg.stop))
                 dsn = pg.dsn()

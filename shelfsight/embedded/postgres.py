@@ -66,7 +66,9 @@ def _run_as() -> _RunAs:
 class PostgresServer:
     """initdb + pg_ctl on a free port; `stop()`, `start()` and `kill()` for outage tests."""
 
-    def __init__(self, base_dir: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, base_dir: Path | None = None, port: int | None = None, durable: bool = False
+    ) -> None:
         self.bindir = find_bindir()
         self.run_as = _run_as()
         self._owns_base = base_dir is None
@@ -75,6 +77,9 @@ class PostgresServer:
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.user = "postgres"
+        # Tests trade crash safety for speed (fsync off); benchmarks and the demo run durable.
+        # Set on the command line, so ALTER SYSTEM cannot change it later.
+        self.durable = durable
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -113,9 +118,10 @@ class PostgresServer:
     def start(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
             self.init()
+        on = "on" if self.durable else "off"
         opts = (
             f"-c port={self.port} -c listen_addresses={self.host} -c unix_socket_directories=''"
-            " -c fsync=off -c full_page_writes=off"
+            f" -c fsync={on} -c full_page_writes={on}"
             " -c max_connections=200 -c shared_buffers=128MB"
         )
         log_file = self.base_dir / "postgres.log"
