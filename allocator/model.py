@@ -98,6 +98,9 @@ class StockSnapshot:
     that.
     `velocity_shape` (N, G), when given, is the shape of the gamma posterior behind each
     velocity (prior pseudo-sales + sales seen): Δ then uses negative-binomial demand.
+    `bid_value` and `bid_online` (N, G), when given, are bid prices from the expected-demand
+    season LP (`allocator.policies.bidprice`): the value of one unit at the node, and its value
+    through the online channel alone; the `shelfsight` policy blends them into Δ.
     """
 
     node_ids: tuple[str, ...]
@@ -121,6 +124,8 @@ class StockSnapshot:
     future_markdown: FloatArray | None = None
     rebuy_cost: FloatArray | None = None
     velocity_shape: FloatArray | None = None
+    bid_value: FloatArray | None = None
+    bid_online: FloatArray | None = None
     _gtin_index: dict[str, int] = field(default_factory=dict, repr=False)
     _node_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -166,6 +171,8 @@ class StockSnapshot:
         future_markdown: object | None = None,
         rebuy_cost: object | None = None,
         velocity_shape: object | None = None,
+        bid_value: object | None = None,
+        bid_online: object | None = None,
     ) -> StockSnapshot:
         """Check shapes and build; `confidence` defaults to 1, `velocity` to 0."""
         n, g = len(nodes), len(gtins)
@@ -206,4 +213,6 @@ class StockSnapshot:
             velocity_shape=(
                 None if velocity_shape is None else _f(velocity_shape, ng, "velocity_shape")
             ),
+            bid_value=None if bid_value is None else _f(bid_value, ng, "bid_value"),
+            bid_online=None if bid_online is None else _f(bid_online, ng, "bid_online"),
         )

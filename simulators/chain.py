@@ -28,6 +28,8 @@ from allocator.costs import hard_capacity, haversine_km
 from allocator.decision import Decision
 from allocator.model import Order, OrderLine, StockSnapshot
 from allocator.policies import BatchPolicy, Policy
+from allocator.policies.bidprice import BidPrices, bid_prices
+from allocator.policies.problem import BidBlend
 from allocator.velocity import estimate
 from simulators.chain_demand import (
     online_orders,
@@ -174,6 +176,9 @@ class ChainSimulation:
         conf_shop = 1.0 - (1.0 - config.rfid_accuracy) * 0.6
         self.conf = np.full((n, g), conf_shop)
         self.conf[: w.n_wh] = 0.999
+        terms = getattr(policy, "terms", None)
+        self.wants_bid = getattr(terms, "bid", BidBlend.NONE) is not BidBlend.NONE
+        self.bid: BidPrices | None = None
         self.ledger = Ledger(cogs=float((self.true.sum(axis=0) * w.unit_cost).sum()),
                              bought_units=self.initial_units)
 
@@ -237,6 +242,8 @@ class ChainSimulation:
             markdown_lift=np.asarray(MARKDOWN_LIFT)[np.clip(w.tier(day), 0, 2)],
             rebuy_cost=np.where(rebuy_open(w, day), w.unit_cost, np.nan),
             velocity_shape=self.vel_shape,
+            bid_value=None if self.bid is None else self.bid.value,
+            bid_online=None if self.bid is None else self.bid.online,
         )
 
     # ---- execution -------------------------------------------------------------------------
@@ -373,6 +380,9 @@ class ChainSimulation:
                     sold += self._walk_in(first, day)
                 if not window:
                     continue
+                if self.wants_bid:  # bid prices re-solved before each window
+                    self.bid = None
+                    self.bid = bid_prices(self.snapshot(day, after), self.costs)
                 snap = self.snapshot(day, after)
                 if isinstance(self.policy, BatchPolicy):
                     for o, dec in zip(window, self._decide(window, snap), strict=True):

@@ -105,3 +105,20 @@ def test_no_policy_beats_the_season_bound() -> None:
             assert run["total_margin"] <= bound["total_margin"] + 1e-6, (seed, name)
             slack = FLOOR_MARGIN_WEIGHT * abs(floor["total_margin"] - run["total_margin"])
             assert floor["markdown_value"] <= run["markdown_value"] + slack + 1e-6, (seed, name)
+
+
+def test_shelfsight_sees_bid_prices_from_the_morning_snapshot_and_baselines_do_not() -> None:
+    costs = CostConfig()
+    sim = ChainSimulation(SMALL, costs, 3, get_policy("shelfsight"))
+    base = ChainSimulation(SMALL, costs, 3, get_policy("cheapest"))
+    assert sim.wants_bid and not base.wants_bid
+    sim.run()
+    base.run()
+    assert base.bid is None and base.snapshot(0, False).bid_value is None
+    assert sim.bid is not None
+    snap = sim.snapshot(0, False)
+    assert snap.bid_value is not None and snap.bid_online is not None
+    # Every unit is worth at least its salvage value and at most its full price.
+    assert (snap.bid_value >= snap.salvage[None, :] - 1e-6).all()
+    assert (snap.bid_online >= snap.salvage[None, :] - 1e-6).all()
+    assert (snap.bid_value <= sim.world.full_price[None, :] + 1e-6).all()

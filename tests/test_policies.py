@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +14,16 @@ from allocator.config import CostConfig
 from allocator.decision import Decision
 from allocator.model import Node, NodeKind, Order, OrderLine, StockSnapshot
 from allocator.policies import BatchPolicy, UnknownPolicyError, get_policy, policy_names
+from allocator.policies.bidprice import bid_prices
 from allocator.policies.exact import enumerate_order
-from allocator.policies.problem import FULL, SHIPPING_ONLY, OrderProblem, Terms, prepare
+from allocator.policies.problem import (
+    FULL,
+    FULL_BID,
+    SHIPPING_ONLY,
+    OrderProblem,
+    Terms,
+    prepare,
+)
 
 COSTS = CostConfig()
 
@@ -148,19 +158,21 @@ def split_cases(draw: st.DrawFn) -> tuple[StockSnapshot, Order, CostConfig]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(split_cases(), st.sampled_from([FULL, SHIPPING_ONLY]))
+@given(split_cases(), st.sampled_from([FULL, SHIPPING_ONLY, FULL_BID]))
 def test_split_aware_enumeration_matches_the_milp_optimum(
     case: tuple[StockSnapshot, Order, CostConfig], terms: Terms,
 ) -> None:
     snap, order, costs = case
-    pr = prepare(order, snap, costs)
+    if terms is FULL_BID:
+        snap = with_bids(snap, costs)
+    pr = prepare(order, snap, costs, terms)
     if not pr.n_nodes:
         return
     found = enumerate_order(pr, terms, n_alternatives=3)
     assert isinstance(found, tuple)  # capacity never binds here: no MILP fallback
     best, alternatives = found
     milp = highs_model.solve([pr], terms, mip_rel_gap=1e-9)
-    objective = pr.breakdown if terms is FULL else None
+    objective = pr.breakdown if terms.opportunity else None
     got = _objective(pr, best, terms)
     assert got == pytest.approx(_objective(pr, milp.taken[0], terms), abs=1e-6)
     for alt in alternatives:
@@ -245,3 +257,78 @@ def test_a_warehouse_unit_that_can_be_rebought_is_worth_at_most_its_rebuy_cost()
     phi = prepare(order, rebuy, COSTS).phi(np.ones((2, 1), dtype=np.int64))
     assert phi[0, 0] == pytest.approx(13.5)  # re-buy cost caps the warehouse unit
     assert phi[1, 0] == pytest.approx(30.0, abs=0.1)  # shops are not re-bought
+
+
+def with_bids(snap: StockSnapshot, costs: CostConfig) -> StockSnapshot:
+    bids = bid_prices(snap, costs)
+    return replace(snap, bid_value=bids.value, bid_online=bids.online)
+
+
+def one_gtin(avail: list[int], velocity: list[float], rebuy: float | None = None) -> StockSnapshot:
+    """W0 then shops, one GTIN at price 30 (markdown 21 after 14 of 40 days, salvage 7.5)."""
+    snap = snapshot(np.array(avail)[:, None], velocity=np.array(velocity)[:, None])
+    if rebuy is not None:
+        snap = replace(snap, rebuy_cost=np.array([rebuy]))
+    return snap
+
+
+def test_bid_price_of_a_thin_shop_is_its_full_price() -> None:
+    # S0: 2 units, walk-in 1/day (14 at full price expected): the LP sells both at 60.
+    snap = one_gtin([0, 2], [0.0, 1.0])
+    bids = bid_prices(snap, COSTS)
+    assert bids.value[1, 0] == pytest.approx(snap.price[0])
+
+
+def test_bid_price_of_a_surplus_with_no_demand_anywhere_is_salvage() -> None:
+    snap = one_gtin([5, 20], [0.0, 0.01])
+    bids = bid_prices(snap, COSTS)
+    assert bids.value[1, 0] == pytest.approx(snap.salvage[0])
+    assert bids.value[0, 0] == pytest.approx(snap.salvage[0])
+    assert bids.online[1, 0] == pytest.approx(snap.salvage[0])
+
+
+def test_shop_surplus_is_worth_the_online_margin_when_the_warehouse_runs_short() -> None:
+    # Online demand 0.5/day (7 at full price, 7 x 1.5 in the sale) against 3 warehouse units:
+    # the shop's surplus (walk-in ~0.4 units) will be shipped online, so it is worth more
+    # than salvage, and the warehouse's scarce units are worth their online margin.
+    snap = one_gtin([3, 20], [0.5, 0.01])
+    bids = bid_prices(snap, COSTS)
+    salvage = snap.salvage[0]
+    assert bids.value[1, 0] > salvage + 1.0
+    assert bids.online[1, 0] > salvage + 1.0
+    assert bids.value[0, 0] >= bids.value[1, 0]  # cheaper to ship from, same demand
+    assert bids.value[0, 0] < snap.price[0]
+
+
+def test_bid_price_of_a_rebuyable_warehouse_unit_is_at_most_its_rebuy_cost() -> None:
+    snap = one_gtin([1, 0], [5.0, 0.0], rebuy=20.0)
+    bids = bid_prices(snap, COSTS)
+    assert bids.value[0, 0] == pytest.approx(20.0)
+    assert bid_prices(one_gtin([1, 0], [5.0, 0.0]), COSTS).value[0, 0] > 20.0
+
+
+def test_bid_prices_move_the_decision_and_price_the_breakdown() -> None:
+    # W0 and S0 equally placed; S0's unit barely sells walk-in, W0's 2 units sell fast online:
+    # the stochastic Δ alone takes S0. Bid prices saying the shop unit will be shipped online
+    # later at a good margin (25) while the warehouse's is worth salvage (other nodes will
+    # serve its online demand) move the order to W0, priced at the warehouse's bid.
+    snap = one_gtin([2, 1], [3.0, 0.001])
+    snap.lat[:] = 40.0
+    snap.lon[:] = -80.0
+    order = Order("o", (OrderLine("G0", 1),), 40.0, -80.0)
+    plain = get_policy("shelfsight").decide(order, snap, COSTS)
+    assert [a.node_id for a in plain.assignments] == ["S0"]
+    salvage = float(snap.salvage[0])
+    bids = replace(snap, bid_value=np.array([[salvage], [25.0]]),
+                   bid_online=np.array([[salvage], [25.0]]))
+    bid = get_policy("shelfsight").decide(order, bids, COSTS)
+    assert [a.node_id for a in bid.assignments] == ["W0"]
+    assert bid.breakdown.opportunity == pytest.approx(salvage)
+    pr = prepare(order, bids, COSTS, FULL_BID)
+    shop = int(np.flatnonzero(pr.is_shop)[0])
+    assert pr.delta_flat[1 - shop, 0] and not pr.delta_flat[shop, 0]
+    # The shop's Δ is floored at its online value, the warehouse's is the bid alone.
+    assert pr.segment_values(shop, 0, 1)[0] == pytest.approx(25.0)
+    assert pr.segment_values(1 - shop, 0, 1)[0] == pytest.approx(salvage)
+    # Without bid prices in the snapshot (what the API passes today) nothing changes.
+    assert (prepare(order, snap, COSTS, FULL_BID).delta_floor == 0).all()

@@ -10,7 +10,7 @@ import numpy as np
 from allocator.config import CostConfig
 from allocator.decision import Alternative, Decision, Solver
 from allocator.model import Order, StockSnapshot
-from allocator.policies.problem import IntArray, OrderProblem, collect_first, prepare
+from allocator.policies.problem import IntArray, OrderProblem, Terms, collect_first, prepare
 
 Taken = dict[tuple[int, int], int]
 #: A policy's core: residual problem -> (units taken, solver used, runner-up allocations).
@@ -75,10 +75,12 @@ def build_decision(
 
 
 def run_core(
-    name: str, core: Core, order: Order, snap: StockSnapshot, costs: CostConfig
+    name: str, core: Core, order: Order, snap: StockSnapshot, costs: CostConfig,
+    terms: Terms | None = None,
 ) -> Decision:
-    """Prepare the order, serve click-and-collect lines at their shop, then run `core`."""
-    pr = prepare(order, snap, costs)
+    """Prepare the order (with the bid-price blend of `terms`), serve click-and-collect lines
+    at their shop, then run `core`."""
+    pr = prepare(order, snap, costs, terms)
     forced, residual, back = collect_first(pr)
     if residual.n_lines and residual.n_nodes:
         taken, solver, alts = core(residual)

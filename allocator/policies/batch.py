@@ -28,7 +28,7 @@ def decide_window(
     time_limit: float,
 ) -> list[Decision]:
     """Click-and-collect lines first (in arrival order), then one MILP for the rest."""
-    problems = [prepare(o, snap, costs) for o in orders]
+    problems = [prepare(o, snap, costs, terms) for o in orders]
     used_cap: dict[int, int] = {}
     used_stock: dict[tuple[int, int], int] = {}
     forced_all: list[Taken] = []

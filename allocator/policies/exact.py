@@ -51,6 +51,8 @@ def marginal_costs(pr: OrderProblem, terms: Terms) -> FloatArray:
             pr.p_markdown[None, :, None], pr.p_salvage[None, :, None], known=pr.known,
             shape=None if pr.shape is None else pr.shape[:, :, None],
         )
+        floor = pr.delta_floor[:, :, None]
+        d = np.where(pr.delta_flat[:, :, None], floor, np.maximum(d, floor))
         out = out + np.minimum(d, pr.delta_cap[:, :, None])
     offered = np.minimum(pr.avail, pr.qty[None, :])[:, :, None]
     res: FloatArray = np.where(j[None, None, :] < offered, out, np.inf)
@@ -187,7 +189,8 @@ def _restrict(pr: OrderProblem, cand: np.ndarray) -> OrderProblem:
         labour=pr.labour[cand], failure=pr.failure[cand], cap_hard=pr.cap_hard[cand],
         cap_soft=pr.cap_soft[cand], picks_today=pr.picks_today[cand],
         capacity=pr.capacity[cand], units=pr.units[cand], demand_full=pr.demand_full[cand],
-        delta_cap=pr.delta_cap[cand], shape=None if pr.shape is None else pr.shape[cand],
+        delta_cap=pr.delta_cap[cand], delta_floor=pr.delta_floor[cand],
+        delta_flat=pr.delta_flat[cand], shape=None if pr.shape is None else pr.shape[cand],
         demand_markdown=pr.demand_markdown[cand],
         collect=int(np.flatnonzero(cand == pr.collect)[0]) if pr.collect in cand else -1,
     )

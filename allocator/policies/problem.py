@@ -8,9 +8,11 @@ full N x G snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import EllipsisType
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from allocator import costs as cm
 from allocator.config import CostConfig
@@ -19,6 +21,21 @@ from allocator.model import Order, StockSnapshot
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+#: Cells of a (K, L) array: `...` (all), a (k, line) pair, or (ks, ls) index arrays.
+Selection = EllipsisType | tuple[int, int] | tuple[IntArray, IntArray]
+
+
+class BidBlend(StrEnum):
+    """How the snapshot's bid prices (when it has them) enter Δ of the q-th unit.
+
+    `none`: ignored. `max`: Δ(q) = max(Δ(q), bid value) at every node. `online`: at shops
+    Δ(q) = max(Δ(q), online value) (the walk-in part stays stochastic), at warehouses Δ = the
+    bid value (the LP knows shops serve online demand too; the warehouse's own Δ does not).
+    """
+
+    NONE = "none"
+    MAX = "max"
+    ONLINE = "online"
 
 
 @dataclass(frozen=True)
@@ -27,9 +44,12 @@ class Terms:
 
     failure: bool = True
     opportunity: bool = True
+    bid: BidBlend = BidBlend.NONE
 
 
 FULL = Terms()
+#: The `shelfsight` objective: every term, Δ blended with the snapshot's bid prices.
+FULL_BID = Terms(bid=BidBlend.ONLINE)
 SHIPPING_ONLY = Terms(failure=False, opportunity=False)
 
 
@@ -60,6 +80,8 @@ class OrderProblem:
     p_markdown: FloatArray  # (L,)
     p_salvage: FloatArray  # (L,)
     delta_cap: FloatArray  # (K, L) Δ of one unit is at most this (ρ; re-buy cost at warehouses)
+    delta_floor: FloatArray  # (K, L) Δ of one unit is at least this (bid prices; 0 = none)
+    delta_flat: NDArray[np.bool_]  # (K, L) Δ of every unit is delta_floor (bid price alone)
     known: bool
     shape: FloatArray | None  # (K, L) gamma shape of the velocity, None = Poisson
     collect: int  # index in K of the click-and-collect shop, -1 if none
@@ -82,23 +104,32 @@ class OrderProblem:
 
     def phi(self, take: IntArray) -> FloatArray:
         """(K, L) opportunity cost of taking `take` (K, L) units from each candidate."""
-        return cm.opportunity_cost(
-            self.units, take, self.demand_full, self.demand_markdown,
-            self.p_full[None, :], self.p_markdown[None, :], self.p_salvage[None, :],
-            cap=self.delta_cap, known=self.known, shape=self.shape,
+        k = np.asarray(take, dtype=np.int64)
+        total = np.zeros(self.units.shape)
+        for j in range(1, int(k.max()) + 1 if k.size else 1):
+            d = self.delta(self.units - j + 1, ...)
+            total += np.where((k >= j) & (self.units - j + 1 >= 1), d, 0.0)
+        return total
+
+    def delta(self, q: ArrayLike, sel: Selection) -> FloatArray:
+        """Δ of the q-th unit of the cells `self.X[sel]` ((K, L)-indexed), floored by the bid
+        price, flat where the bid price alone counts, capped at delta_cap."""
+        ls = np.broadcast_to(np.arange(self.n_lines), self.units.shape)[sel]
+        d = cm.unit_value(
+            q, self.demand_full[sel], self.demand_markdown[sel], self.p_full[ls],
+            self.p_markdown[ls], self.p_salvage[ls], known=self.known,
+            shape=None if self.shape is None else self.shape[sel],
         )
+        d = np.where(self.delta_flat[sel], self.delta_floor[sel],
+                     np.maximum(d, self.delta_floor[sel]))
+        out: FloatArray = np.minimum(d, self.delta_cap[sel])
+        return out
 
     def segment_values(self, k: int, line: int, n: int, offset: int = 0) -> FloatArray:
         """Δ of the 1st..n-th unit taken from candidate k for a line (non-decreasing), after
         `offset` units already taken."""
         q = self.units[k, line] - offset - np.arange(n, dtype=np.float64)
-        d = cm.unit_value(
-            q, self.demand_full[k, line], self.demand_markdown[k, line], self.p_full[line],
-            self.p_markdown[line], self.p_salvage[line], known=self.known,
-            shape=None if self.shape is None else self.shape[k, line],
-        )
-        out: FloatArray = np.minimum(d, self.delta_cap[k, line])
-        return out
+        return self.delta(q, (k, line))
 
     def breakdown(self, taken: dict[tuple[int, int], int]) -> CostBreakdown:
         """Full expected cost of taking `taken[(k, line)]` units; the rest unfilled."""
@@ -120,15 +151,19 @@ class OrderProblem:
             carriage=float((self.carriage * per_node).sum()),
             labour=float((self.labour * per_node).sum()),
             pick_failure=float((self.failure * take).sum()),
-            opportunity=float(cm.opportunity_cost(  # only the cells taken
-                self.units[ks, ls], us, self.demand_full[ks, ls], self.demand_markdown[ks, ls],
-                self.p_full[ls], self.p_markdown[ls], self.p_salvage[ls],
-                cap=self.delta_cap[ks, ls], known=self.known,
-                shape=None if self.shape is None else self.shape[ks, ls],
-            ).sum()),
+            opportunity=self._phi_cells(ks, ls, us),
             overtime=float(over.sum()),
             unfilled=float((self.rho * (self.qty - filled)).sum()),
         )
+
+    def _phi_cells(self, ks: IntArray, ls: IntArray, us: IntArray) -> float:
+        """Φ of taking `us` units from the cells (ks, ls) only."""
+        total = 0.0
+        q = self.units[ks, ls]
+        for j in range(1, int(us.max()) + 1 if us.size else 1):
+            d = self.delta(q - j + 1, (ks, ls))
+            total += float(np.where((us >= j) & (q - j + 1 >= 1), d, 0.0).sum())
+        return total
 
     def to_assignments(
         self, taken: dict[tuple[int, int], int], node_ids: tuple[str, ...]
@@ -147,7 +182,9 @@ class OrderProblem:
         return tuple(out), (*self.unknown, *rest)
 
 
-def prepare(order: Order, snap: StockSnapshot, costs: CostConfig) -> OrderProblem:
+def prepare(
+    order: Order, snap: StockSnapshot, costs: CostConfig, terms: Terms | None = None
+) -> OrderProblem:
     """Merge lines, find candidates and compute every per-candidate cost array."""
     merged: dict[str, list[int]] = {}  # gtin -> [first line, qty, column]
     unknown: list[Unfilled] = []
@@ -220,6 +257,16 @@ def prepare(order: Order, snap: StockSnapshot, costs: CostConfig) -> OrderProble
         rebuy = snap.rebuy_cost[cols]
         open_ = ~is_shop[:, None] & np.isfinite(rebuy)[None, :]
         delta_cap = np.where(open_, np.minimum(delta_cap, rebuy[None, :]), delta_cap)
+    floor = np.zeros((nodes.size, cols.size))
+    flat = np.zeros((nodes.size, cols.size), dtype=np.bool_)
+    blend = BidBlend.NONE if terms is None else terms.bid
+    if blend is not BidBlend.NONE and snap.bid_value is not None:
+        value = snap.bid_value[np.ix_(nodes, cols)]
+        if blend is BidBlend.MAX or snap.bid_online is None:
+            floor = value
+        else:
+            floor = np.where(is_shop[:, None], snap.bid_online[np.ix_(nodes, cols)], value)
+            flat = np.broadcast_to(~is_shop[:, None], floor.shape).copy()
     return OrderProblem(
         order=order, gtins=gtins, src_line=src, cols=cols, qty=qty, nodes=nodes,
         avail=offered[nodes], dist=dist, is_shop=is_shop, parcel=parcel, carriage=carriage,
@@ -228,7 +275,8 @@ def prepare(order: Order, snap: StockSnapshot, costs: CostConfig) -> OrderProble
         picks_today=snap.picks_today[nodes], capacity=snap.pick_capacity[nodes],
         rho=rho, units=units, demand_full=d_full,
         demand_markdown=d_md, p_full=snap.price[cols], p_markdown=p_md,
-        p_salvage=snap.salvage[cols], delta_cap=delta_cap, known=known,
+        p_salvage=snap.salvage[cols], delta_cap=delta_cap, delta_floor=floor, delta_flat=flat,
+        known=known,
         shape=(None if known or snap.velocity_shape is None
                else snap.velocity_shape[np.ix_(nodes, cols)]), collect=collect,
         overtime_rate=0.0 if costs.overtime_cost is None else costs.overtime_cost,
@@ -246,7 +294,8 @@ def subset(pr: OrderProblem, lines: IntArray, used: IntArray) -> OrderProblem:
         failure=pr.failure[:, lines], rho=pr.rho[lines], units=pr.units[:, lines],
         demand_full=pr.demand_full[:, lines], demand_markdown=pr.demand_markdown[:, lines],
         p_full=pr.p_full[lines], p_markdown=pr.p_markdown[lines], p_salvage=pr.p_salvage[lines],
-        delta_cap=pr.delta_cap[:, lines],
+        delta_cap=pr.delta_cap[:, lines], delta_floor=pr.delta_floor[:, lines],
+        delta_flat=pr.delta_flat[:, lines],
         shape=None if pr.shape is None else pr.shape[:, lines],
         cap_hard=pr.cap_hard - used, cap_soft=np.maximum(pr.cap_soft - used, 0),
         picks_today=pr.picks_today + used, unknown=(),

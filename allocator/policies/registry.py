@@ -12,7 +12,7 @@ from allocator.policies import baselines
 from allocator.policies.base import Core, Policy, Taken, run_core
 from allocator.policies.batch import decide_window
 from allocator.policies.exact import solve_order
-from allocator.policies.problem import FULL, SHIPPING_ONLY, OrderProblem, Terms
+from allocator.policies.problem import FULL_BID, SHIPPING_ONLY, OrderProblem, Terms
 
 
 class UnknownPolicyError(KeyError):
@@ -41,7 +41,7 @@ class ExactPolicy:
         def core(pr: OrderProblem) -> tuple[Taken, Solver, list[Taken]]:
             return solve_order(pr, self.terms, costs.alternatives)
 
-        return run_core(self.name, core, order, snapshot, costs)
+        return run_core(self.name, core, order, snapshot, costs, self.terms)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class WindowPolicy:
     name: str
     uses_truth: bool = False
     time_limit: float = 20.0
-    terms: Terms = field(default=FULL)
+    terms: Terms = field(default=FULL_BID)
 
     def decide(self, order: Order, snapshot: StockSnapshot, costs: CostConfig) -> Decision:
         return ExactPolicy(self.name, self.terms).decide(order, snapshot, costs)
@@ -73,7 +73,7 @@ _FACTORIES: dict[str, Callable[[], Policy]] = {
     "closest": lambda: RulePolicy("closest", baselines.closest),
     "rules": lambda: RulePolicy("rules", baselines.hotwax_rules),
     "cheapest": lambda: ExactPolicy("cheapest", SHIPPING_ONLY),
-    "shelfsight": lambda: ExactPolicy("shelfsight", FULL),
+    "shelfsight": lambda: ExactPolicy("shelfsight", FULL_BID),
     "batch": lambda: WindowPolicy("batch"),
     "clairvoyant-window": lambda: WindowPolicy("clairvoyant-window", uses_truth=True),
 }
