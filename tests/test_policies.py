@@ -20,6 +20,7 @@ from allocator.policies.problem import (
     FULL,
     FULL_BID,
     SHIPPING_ONLY,
+    BidBlend,
     OrderProblem,
     Terms,
     prepare,
@@ -330,5 +331,11 @@ def test_bid_prices_move_the_decision_and_price_the_breakdown() -> None:
     # The shop's Δ is floored at its online value, the warehouse's is the bid alone.
     assert pr.segment_values(shop, 0, 1)[0] == pytest.approx(25.0)
     assert pr.segment_values(1 - shop, 0, 1)[0] == pytest.approx(salvage)
+    # The `online` blend floors shops at their online value instead of the full bid value.
+    online_only = replace(bids, bid_online=np.array([[salvage], [salvage]]))
+    pr_online = prepare(order, online_only, COSTS, Terms(bid=BidBlend.ONLINE))
+    assert pr_online.segment_values(shop, 0, 1)[0] < 25.0 - 1.0
+    assert prepare(order, online_only, COSTS, FULL_BID).segment_values(shop, 0, 1)[0] == \
+        pytest.approx(25.0)
     # Without bid prices in the snapshot (what the API passes today) nothing changes.
     assert (prepare(order, snap, COSTS, FULL_BID).delta_floor == 0).all()

@@ -18,7 +18,7 @@ simulator and production compute it the same way, periodically (daily), not per 
 The dual λ[n,g] >= 0 of that stock row is the margin one more unit there would add above
 salvage; the bid price is salvage + λ. The walk-in demand in the LP is its mean: its value of
 the q-th unit is a step (full price up to the mean, then less), so the policy blends it with
-the stochastic Δ(q) of the cost model rather than replacing it (see `problem.prepare`).
+the stochastic Δ(q) of the cost model at shops rather than replacing it (`problem.BidBlend`).
 """
 
 from __future__ import annotations

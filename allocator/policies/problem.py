@@ -28,14 +28,19 @@ Selection = EllipsisType | tuple[int, int] | tuple[IntArray, IntArray]
 class BidBlend(StrEnum):
     """How the snapshot's bid prices (when it has them) enter Δ of the q-th unit.
 
-    `none`: ignored. `max`: Δ(q) = max(Δ(q), bid value) at every node. `online`: at shops
-    Δ(q) = max(Δ(q), online value) (the walk-in part stays stochastic), at warehouses Δ = the
-    bid value (the LP knows shops serve online demand too; the warehouse's own Δ does not).
+    `lp` (the `shelfsight` default): at shops Δ(q) = max(Δ(q), bid value) (the stochastic
+    walk-in Δ keeps the q-th unit's risk, the LP adds the unit's later online use), at
+    warehouses Δ = the bid value alone (the LP knows shops serve online demand too; the
+    warehouse's own Δ, from its own online velocity, does not). `online`: as `lp` but shops
+    floored at their online value only. `max`: Δ(q) = max(Δ(q), bid value) everywhere.
+    `none`: ignored. Measured (10 seeds, margin vs warehouse-first): lp +1108, online +856,
+    max -758, none -1047.
     """
 
     NONE = "none"
     MAX = "max"
     ONLINE = "online"
+    LP = "lp"
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class Terms:
 
 FULL = Terms()
 #: The `shelfsight` objective: every term, Δ blended with the snapshot's bid prices.
-FULL_BID = Terms(bid=BidBlend.ONLINE)
+FULL_BID = Terms(bid=BidBlend.LP)
 SHIPPING_ONLY = Terms(failure=False, opportunity=False)
 
 
@@ -261,12 +266,11 @@ def prepare(
     flat = np.zeros((nodes.size, cols.size), dtype=np.bool_)
     blend = BidBlend.NONE if terms is None else terms.bid
     if blend is not BidBlend.NONE and snap.bid_value is not None:
-        value = snap.bid_value[np.ix_(nodes, cols)]
-        if blend is BidBlend.MAX or snap.bid_online is None:
-            floor = value
-        else:
-            floor = np.where(is_shop[:, None], snap.bid_online[np.ix_(nodes, cols)], value)
+        floor = snap.bid_value[np.ix_(nodes, cols)]
+        if blend is not BidBlend.MAX:  # warehouses: the bid price alone
             flat = np.broadcast_to(~is_shop[:, None], floor.shape).copy()
+        if blend is BidBlend.ONLINE and snap.bid_online is not None:
+            floor = np.where(is_shop[:, None], snap.bid_online[np.ix_(nodes, cols)], floor)
     return OrderProblem(
         order=order, gtins=gtins, src_line=src, cols=cols, qty=qty, nodes=nodes,
         avail=offered[nodes], dist=dist, is_shop=is_shop, parcel=parcel, carriage=carriage,
