@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +54,7 @@ def mosquitto_config(port: int, state_dir: Path, host: str = "127.0.0.1") -> str
         "log_type error",
         "log_type warning",
         "log_type notice",
+        "log_type information",  # "Opening ... listen socket on port N": proof the port is ours
     ]
     if os.geteuid() == 0:
         lines.append(f"user {getpass.getuser()}")
@@ -65,21 +67,43 @@ class MosquittoBroker:
     def __init__(self, binary: str, base_dir: Path | None = None, port: int | None = None) -> None:
         self.binary = binary
         self.host = "127.0.0.1"
+        self._fixed_port = port is not None
         self.port = port or free_port()
         self._owns = base_dir is None
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="shelfsight-mqtt-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # A free port can be taken by someone else before mosquitto binds it, and then a TCP probe
+        # would find *their* server: only mosquitto's own log line proves the listener is ours.
+        for _attempt in range(5):
+            if self._start_once():
+                log.info("mosquitto on %s:%s", self.host, self.port)
+                return
+            if self._fixed_port:
+                break
+            self.port = free_port()
+        raise BrokerUnavailableError(f"mosquitto did not start on port {self.port}")
+
+    def _start_once(self) -> bool:
         conf = self.base_dir / "mosquitto.conf"
+        log_file = self.base_dir / "mosquitto.log"
+        log_file.unlink(missing_ok=True)
         conf.write_text(mosquitto_config(self.port, self.base_dir, self.host))
         self._proc = subprocess.Popen(
-            [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        if not wait_port(self.host, self.port, 15):
-            self.stop()
-            raise BrokerUnavailableError(f"mosquitto did not start on port {self.port}")
-        log.info("mosquitto on %s:%s", self.host, self.port)
+        opened = f"listen socket on port {self.port}"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                break  # could not bind (or bad config): try another port
+            text = log_file.read_text(errors="replace") if log_file.exists() else ""
+            if opened in text and wait_port(self.host, self.port, 5):
+                return True
+            time.sleep(0.02)
+        self.stop()
+        return False
 
     def stop(self) -> None:
         """Graceful stop: mosquitto saves its persistent sessions and queued messages."""
@@ -90,8 +114,6 @@ class MosquittoBroker:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        if self._proc is not None and self._proc.stderr is not None:
-            self._proc.stderr.close()
         self._proc = None
 
     def close(self) -> None:
