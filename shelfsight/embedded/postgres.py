@@ -74,6 +74,7 @@ class PostgresServer:
         self._owns_base = base_dir is None
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="shelfsight-pg-"))
         self.data_dir = self.base_dir / "data"
+        self._fixed_port = port is not None
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.user = "postgres"
@@ -119,18 +120,26 @@ class PostgresServer:
         if not (self.data_dir / "PG_VERSION").exists():
             self.init()
         on = "on" if self.durable else "off"
-        opts = (
-            f"-c port={self.port} -c listen_addresses={self.host} -c unix_socket_directories=''"
-            f" -c fsync={on} -c full_page_writes={on}"
-            " -c max_connections=200 -c shared_buffers=128MB"
-        )
         log_file = self.base_dir / "postgres.log"
-        result = self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(log_file), "-o", opts,
-                           "-w", "-t", "60", "start", check=False)
-        if result.returncode != 0 or not wait_port(self.host, self.port, 30):
-            tail = log_file.read_text()[-2000:] if log_file.exists() else result.stderr
-            raise PostgresUnavailableError(f"PostgreSQL did not start: {tail}")
-        log.info("PostgreSQL on %s:%s (data %s)", self.host, self.port, self.data_dir)
+        for _attempt in range(5):
+            opts = (
+                f"-c port={self.port} -c listen_addresses={self.host} -c unix_socket_directories=''"
+                f" -c fsync={on} -c full_page_writes={on}"
+                " -c max_connections=200 -c shared_buffers=128MB"
+            )
+            # pg_ctl -w returns once *our* postmaster accepts connections; it fails when the port
+            # was taken meanwhile (a free port is only free until someone binds it): try another.
+            result = self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(log_file), "-o", opts,
+                               "-w", "-t", "60", "start", check=False)
+            if result.returncode == 0 and wait_port(self.host, self.port, 30):
+                log.info("PostgreSQL on %s:%s (data %s)", self.host, self.port, self.data_dir)
+                self._fixed_port = True  # restarts (outage tests) keep the DSN
+                return
+            if self._fixed_port:
+                break
+            self.port = free_port()
+        tail = log_file.read_text()[-2000:] if log_file.exists() else result.stderr
+        raise PostgresUnavailableError(f"PostgreSQL did not start: {tail}")
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data_dir / "postmaster.pid").exists():
