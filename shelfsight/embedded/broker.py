@@ -39,7 +39,7 @@ class Broker(Protocol):
 
 
 def mosquitto_config(port: int, state_dir: Path, host: str = "127.0.0.1") -> str:
-    """Lossless settings: persistence on, no per-client queue or in-flight limits."""
+    """Lossless settings: persistence on, no per-client queue limit, an in-flight window."""
     lines = [
         f"listener {port} {host}",
         "allow_anonymous true",
@@ -48,7 +48,7 @@ def mosquitto_config(port: int, state_dir: Path, host: str = "127.0.0.1") -> str
         "autosave_interval 1",
         "max_queued_messages 0",
         "max_queued_bytes 0",
-        "max_inflight_messages 0",
+        "max_inflight_messages 1000",  # = the gateway's max_inflight: see config/mosquitto.conf
         "set_tcp_nodelay true",
         f"log_dest file {state_dir}/mosquitto.log",
         "log_type error",
