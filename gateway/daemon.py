@@ -179,8 +179,9 @@ class Daemon:
         sink = Sink(dsn, self.store_id, s.sink)
         restored = self._restore(outbox, sink, dsn)
         cycle_s = s.gateway.cycle_s
-        cleaner = Cleaner(s.cleaning, zone_map_from_readers(s.readers), s.zones,
-                          epoch_s=cycle_s if cycle_s > 0 else 1.0)
+        # SMURF's epoch is the reporting cycle when there is one.
+        cleaning = s.cleaning.model_copy(update={"epoch_s": cycle_s}) if cycle_s > 0 else s.cleaning
+        cleaner = Cleaner(cleaning, zone_map_from_readers(s.readers), s.zones)
         restored.apply(cleaner)
         pipeline = self.pipeline = Pipeline(
             self.store_id, outbox, cleaner, self.metrics, cycle_s=cycle_s,

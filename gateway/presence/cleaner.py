@@ -78,12 +78,8 @@ class CleanerCounters:
 class Cleaner:
     """Per-tag presence state machine over read batches.
 
-    Parameters from CleaningConfig (keyword arguments override them): epoch_s (evaluation epoch = SMURF's read
-    cycle), lateness_s (allowance for late batches before an epoch is evaluated), rate_prior and
-    rate_prior_weight (Beta prior of the read rate), rate_memory (read epochs after which old
-    evidence weighs 1/e), census_half_life_s (decay of a census-only item's confidence),
-    rssi_ref_dbm (reference of the linear RSSI power), exit_grace_s (an item that goes unseen is
-    sold if read in an exit/POS zone within this long before its last read).
+    Every threshold comes from CleaningConfig (see `CleanerParams`); to sweep one, pass a copy of
+    the config (`config.model_copy(update={...})`).
     """
 
     def __init__(
@@ -91,27 +87,8 @@ class Cleaner:
         config: CleaningConfig,
         zone_of: ZoneOf,
         zone_kinds: Mapping[str, ZoneKind],
-        *,
-        epoch_s: float | None = None,
-        lateness_s: float | None = None,
-        rate_prior: float | None = None,
-        rate_prior_weight: float | None = None,
-        rate_memory: float | None = None,
-        census_half_life_s: float | None = None,
-        rssi_ref_dbm: float | None = None,
-        exit_grace_s: float | None = None,
     ) -> None:
-        p = CleanerParams.from_config(
-            config,
-            epoch_s=epoch_s,
-            lateness_s=lateness_s,
-            rate_prior=rate_prior,
-            rate_prior_weight=rate_prior_weight,
-            rate_memory=rate_memory,
-            census_half_life_s=census_half_life_s,
-            rssi_ref_dbm=rssi_ref_dbm,
-            exit_grace_s=exit_grace_s,
-        )
+        p = CleanerParams.from_config(config)
         self.config = config
         self.params = p
         self.zones = ZoneMap(zone_of, zone_kinds)
