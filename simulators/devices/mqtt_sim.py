@@ -121,7 +121,42 @@ class MqttDevice:
             sock.close()
 
 
-class ZebraFxSimulator:
+class _SceneReader:
+    """What the reader simulators share: inventory rounds of their scene."""
+
+    scene: Scene
+    reader_id: str
+    read_spacing_ns: int
+
+    def now(self) -> int:
+        raise NotImplementedError
+
+    def publish_reads(self, reads: list[Read]) -> None:
+        raise NotImplementedError
+
+    def run_cycles(self, cycles: int) -> int:
+        """`cycles` inventory rounds of the scene, published now; returns reads emitted."""
+        total = 0
+        for _ in range(cycles):
+            reads = list(_scene_reads(self.scene, self.reader_id, self.now(), self.read_spacing_ns))
+            self.publish_reads(reads)
+            total += len(reads)
+        return total
+
+
+class _MqttSceneReader(_SceneReader):
+    faults: JsonFaultInjector
+    device: MqttDevice
+    topic: str
+
+    def quiesce(self, timeout: float = 30.0) -> None:
+        """Publish what the fault plan still holds, then wait until the broker acked everything."""
+        for wire in self.faults.flush():
+            self.device.publish(self.topic, wire)
+        self.device.quiesce(timeout)
+
+
+class ZebraFxSimulator(_MqttSceneReader):
     """A Zebra FX reader with the IoT Connector publishing tag data over MQTT."""
 
     def __init__(
@@ -180,15 +215,6 @@ class ZebraFxSimulator:
             for wire in self.faults.message(payload, epcs, intact):
                 self.device.publish(self.topic, wire)
 
-    def run_cycles(self, cycles: int) -> int:
-        """`cycles` inventory rounds of the scene, published now; returns reads emitted."""
-        total = 0
-        for _ in range(cycles):
-            reads = list(_scene_reads(self.scene, self.reader_id, self.now(), self.read_spacing_ns))
-            self.publish_reads(reads)
-            total += len(reads)
-        return total
-
     def heartbeat(self, full: bool = True) -> None:
         antennas = {a: True for a in self.scene.antennas}
         uptime = (self.clock() - self._started_ns) // 1_000_000_000
@@ -214,16 +240,11 @@ class ZebraFxSimulator:
             self.run_cycles(1)
             stop.wait(cycle_s)
 
-    def quiesce(self, timeout: float = 30.0) -> None:
-        for wire in self.faults.flush():
-            self.device.publish(self.topic, wire)
-        self.device.quiesce(timeout)
-
     def close(self) -> None:
         self.device.close()
 
 
-class ImpinjMqttSimulator:
+class ImpinjMqttSimulator(_MqttSceneReader):
     """An Impinj R700 in IoT device interface mode publishing ReaderEvents over MQTT."""
 
     def __init__(
@@ -270,23 +291,10 @@ class ImpinjMqttSimulator:
             for wire in self.faults.message(event, [r.epc], intact):
                 self.device.publish(self.topic, wire)
 
-    def run_cycles(self, cycles: int) -> int:
-        total = 0
-        for _ in range(cycles):
-            reads = list(_scene_reads(self.scene, self.reader_id, self.now(), self.read_spacing_ns))
-            self.publish_reads(reads)
-            total += len(reads)
-        return total
-
     def run(self, stop: threading.Event, cycle_s: float = 1.0) -> None:
         while not stop.is_set():
             self.run_cycles(1)
             stop.wait(cycle_s)
-
-    def quiesce(self, timeout: float = 30.0) -> None:
-        for wire in self.faults.flush():
-            self.device.publish(self.topic, wire)
-        self.device.quiesce(timeout)
 
     def close(self) -> None:
         self.device.close(last=(self.status_topic, self.disconnect_message.encode()))
@@ -295,7 +303,7 @@ class ImpinjMqttSimulator:
         self.device.crash()
 
 
-class ImpinjHttpStreamServer:
+class ImpinjHttpStreamServer(_SceneReader):
     """`GET /api/v1/data/stream` of an R700 on 127.0.0.1 (NDJSON, chunked, keep-alives)."""
 
     def __init__(
@@ -402,14 +410,6 @@ class ImpinjHttpStreamServer:
             (event,), intact = self.faults.spoil_events([event], [r.epc])
             for wire in self.faults.message(event, [r.epc], intact):
                 self._broadcast(wire + b"\n")
-
-    def run_cycles(self, cycles: int) -> int:
-        total = 0
-        for _ in range(cycles):
-            reads = list(_scene_reads(self.scene, self.reader_id, self.now(), self.read_spacing_ns))
-            self.publish_reads(reads)
-            total += len(reads)
-        return total
 
     def drop_clients(self) -> None:
         """End every open stream (the client is expected to reconnect)."""
