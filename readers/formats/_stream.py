@@ -19,12 +19,12 @@ end needs `final=True`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
 from readers.batch import ReadBatch
-from readers.driver import InputError, InputErrorReason
+from readers.driver import DecodeResult, InputError, InputErrorReason
 
 
 class FrameFormat(Protocol):
@@ -255,3 +255,33 @@ class ReadColumns:
             frequency_khz=np.array(self.frequency_khz, dtype=np.int32) if with_frequency else None,
             census_zone=census_zone,
         )
+
+
+R = TypeVar("R")
+
+
+class StreamDecoder(Generic[R]):
+    """The streaming half every framed decoder shares: feed, finish, pending bytes and the queue of
+    replies that are not tag data. Subclasses provide `_decode(data, arrival_ns, final)`."""
+
+    _scanner: FrameScanner
+    responses: list[R]
+
+    def _decode(self, data: bytes, arrival_ns: int | None, final: bool) -> DecodeResult:
+        raise NotImplementedError
+
+    def feed(self, data: bytes, arrival_ns: int | None = None) -> DecodeResult:
+        return self._decode(data, arrival_ns, final=False)
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
+        return self._scanner.pending
+
+    def finish(self, arrival_ns: int | None = None) -> DecodeResult:
+        """End of stream (port closed, capture end): a partial frame left is TRUNCATED."""
+        return self._decode(b"", arrival_ns, final=True)
+
+    def take_responses(self) -> list[R]:
+        out, self.responses = self.responses, []
+        return out

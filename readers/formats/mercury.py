@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from readers.driver import DecodeResult, InputError, InputErrorReason, ReaderHealth
-from readers.formats._stream import FrameScanner, ReadColumns
+from readers.formats._stream import FrameScanner, ReadColumns, StreamDecoder
 
 HEADER = 0xFF
 
@@ -449,7 +449,7 @@ class MercuryCounters:
 
 
 @dataclass
-class MercuryDecoder:
+class MercuryDecoder(StreamDecoder[ModuleResponse]):
     """Streaming decoder of what a Mercury module sends; keeps partial frames between feeds.
 
     Continuous-mode reads are stamped with the arrival time (as the vendor API does). Tag-buffer
@@ -468,22 +468,6 @@ class MercuryDecoder:
 
     def set_search_start(self, ns: int | None) -> None:
         self._search_start_ns = ns
-
-    def feed(self, data: bytes, arrival_ns: int | None = None) -> DecodeResult:
-        return self._decode(data, arrival_ns, final=False)
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back waiting for the rest of a frame."""
-        return self._scanner.pending
-
-    def finish(self, arrival_ns: int | None = None) -> DecodeResult:
-        """End of stream (port closed, capture end): a partial frame left is TRUNCATED."""
-        return self._decode(b"", arrival_ns, final=True)
-
-    def take_responses(self) -> list[ModuleResponse]:
-        out, self.responses = self.responses, []
-        return out
 
     def _decode(self, data: bytes, arrival_ns: int | None, final: bool) -> DecodeResult:
         now = time.time_ns() if arrival_ns is None else arrival_ns

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from readers.driver import DecodeResult, InputError, ReaderHealth
-from readers.formats._stream import FrameScanner, ReadColumns
+from readers.formats._stream import FrameScanner, ReadColumns, StreamDecoder
 
 HEADER = 0xA0
 BROADCAST = 0xFF
@@ -183,7 +183,7 @@ class R2000Counters:
 
 
 @dataclass
-class R2000Decoder:
+class R2000Decoder(StreamDecoder[Response]):
     """Streaming decoder of module -> host frames; reads are stamped with their arrival time."""
 
     reader_id: str
@@ -195,21 +195,6 @@ class R2000Decoder:
 
     def __post_init__(self) -> None:
         self._scanner = FrameScanner(_Frames(self.address))
-
-    def feed(self, data: bytes, arrival_ns: int | None = None) -> DecodeResult:
-        return self._decode(data, arrival_ns, final=False)
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back waiting for the rest of a frame."""
-        return self._scanner.pending
-
-    def finish(self, arrival_ns: int | None = None) -> DecodeResult:
-        return self._decode(b"", arrival_ns, final=True)
-
-    def take_responses(self) -> list[Response]:
-        out, self.responses = self.responses, []
-        return out
 
     def _decode(self, data: bytes, arrival_ns: int | None, final: bool) -> DecodeResult:
         now = time.time_ns() if arrival_ns is None else arrival_ns
