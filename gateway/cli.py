@@ -39,7 +39,8 @@ def _run_import(kind: str, file: Path, dsn: str, as_json: bool) -> None:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from exc
     for e in report.errors:
-        err.print(f"{file}:{e.line}: rejected: {e.reason}", markup=False, highlight=False)
+        # One plain line per rejected row (FILE:LINE: ...), never wrapped to the terminal width.
+        typer.echo(f"{file}:{e.line}: rejected: {e.reason}", err=True)
     if as_json:
         typer.echo(json.dumps({
             "kind": kind, "upserted": report.upserted,
