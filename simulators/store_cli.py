@@ -65,7 +65,7 @@ def run_store(config: Path, minutes: float | None, seed: int, write_config: Path
     from shelfsight.embedded.broker import Broker, start_broker
     from shelfsight.settings import ConfigError, StoreSettings, load_settings
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # paths stay whole, copy-pastable
     try:
         settings = load_settings(StoreSettings, config)
     except ConfigError as exc:
