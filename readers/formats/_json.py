@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import msgspec
 import numpy as np
@@ -245,18 +246,9 @@ class Columns:
         return len(self.time_ns)
 
     def batch(self, reader: str) -> ReadBatch:
-        n = len(self.time_ns)
-        epcs = np.empty(n, dtype=object)
-        epcs[:] = self.epc
-        return ReadBatch(
-            reader=reader,
-            time_ns=np.array(self.time_ns, dtype=np.int64),
-            antenna=np.array(self.antenna, dtype=np.int16),
-            epc=epcs,
-            rssi_dbm=np.array(self.rssi, dtype=np.float32),
-            seq=np.array(self.seq, dtype=np.int64),
-            phase=np.array(self.phase, dtype=np.float32) if self.has_phase else None,
-            frequency_khz=np.array(self.freq, dtype=np.int32) if self.has_freq else None,
+        return ReadBatch.from_columns(
+            reader, self.time_ns, self.antenna, self.epc, self.rssi, self.seq,
+            self.phase if self.has_phase else None, self.freq if self.has_freq else None,
         )
 
 
@@ -275,3 +267,26 @@ def split_capture(data: bytes) -> Iterator[bytes]:
                 yield line
         return
     yield stripped
+
+
+E = TypeVar("E")
+_items = msgspec.json.Decoder(msgspec.Raw | list[msgspec.Raw])
+
+
+def decode_one_by_one(
+    payload: bytes, one: msgspec.json.Decoder[E], errors: list[InputError]
+) -> list[E]:
+    """A single object or an array, each element decoded on its own: a bad element is counted
+    (BAD_FIELD) and the rest still decode."""
+    try:
+        raw = _items.decode(payload)
+    except msgspec.DecodeError as exc:  # top level is neither an object nor an array
+        errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
+        return []
+    out: list[E] = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        try:
+            out.append(one.decode(item))
+        except msgspec.DecodeError as exc:
+            errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
+    return out

@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-import numpy as np
-
 from readers.batch import ReadBatch
 from readers.driver import DecodeResult, InputError, InputErrorReason
 
@@ -241,19 +239,11 @@ class ReadColumns:
         with_phase: bool = False,
         with_frequency: bool = False,
     ) -> ReadBatch:
-        n = len(self.time_ns)
-        epcs = np.empty(n, dtype=object)
-        epcs[:] = self.epc
-        return ReadBatch(
-            reader=reader,
-            time_ns=np.array(self.time_ns, dtype=np.int64),
-            antenna=np.array(self.antenna, dtype=np.int16),
-            epc=epcs,
-            rssi_dbm=np.array(self.rssi_dbm, dtype=np.float32),
-            seq=np.full(n, -1, dtype=np.int64),
-            phase=np.array(self.phase, dtype=np.float32) if with_phase else None,
-            frequency_khz=np.array(self.frequency_khz, dtype=np.int32) if with_frequency else None,
-            census_zone=census_zone,
+        return ReadBatch.from_columns(
+            reader, self.time_ns, self.antenna, self.epc, self.rssi_dbm, None,
+            self.phase if with_phase else None,
+            self.frequency_khz if with_frequency else None,
+            census_zone,
         )
 
 

@@ -22,7 +22,14 @@ import msgspec
 
 from readers.batch import NO_SEQ, Read, ReadBatch
 from readers.driver import InputError, InputErrorReason, ReaderHealth
-from readers.formats._json import Columns, epc_from_base64, epc_from_hex, format_iso, parse_iso_ns
+from readers.formats._json import (
+    Columns,
+    decode_one_by_one,
+    epc_from_base64,
+    epc_from_hex,
+    format_iso,
+    parse_iso_ns,
+)
 
 __all__ = [
     "ImpinjPayload",
@@ -73,7 +80,6 @@ class _Event(msgspec.Struct):
 
 
 _typed = msgspec.json.Decoder(_Event | list[_Event])
-_raw = msgspec.json.Decoder(msgspec.Raw | list[msgspec.Raw])
 _one = msgspec.json.Decoder(_Event)
 
 _KINDS = (
@@ -125,7 +131,7 @@ def parse_impinj(payload: bytes, reader: str, received_ns: int) -> ImpinjPayload
         decoded = _typed.decode(payload)
         events = decoded if isinstance(decoded, list) else [decoded]
     except msgspec.ValidationError:
-        events = _decode_one_by_one(payload, out.errors)
+        events = decode_one_by_one(payload, _one, out.errors)
     except msgspec.DecodeError as exc:
         out.errors.append(InputError(InputErrorReason.MALFORMED_JSON, str(exc)[:200]))
         events = ()
@@ -136,21 +142,6 @@ def parse_impinj(payload: bytes, reader: str, received_ns: int) -> ImpinjPayload
             out.errors.append(exc)
     out.batch = cols.batch(reader)
     return out
-
-
-def _decode_one_by_one(payload: bytes, errors: list[InputError]) -> list[_Event]:
-    try:
-        raw = _raw.decode(payload)
-    except msgspec.DecodeError as exc:
-        errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
-        return []
-    events: list[_Event] = []
-    for item in raw if isinstance(raw, list) else [raw]:
-        try:
-            events.append(_one.decode(item))
-        except msgspec.DecodeError as exc:
-            errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
-    return events
 
 
 def _take(ev: _Event, received_ns: int, cols: Columns, out: ImpinjPayload) -> None:

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from readers.batch import NO_SEQ, Read, ReadBatch
 from readers.driver import InputError, InputErrorReason, ReaderHealth
-from readers.formats._json import Columns, format_iso, parse_iso_many, parse_iso_ns
+from readers.formats._json import Columns, decode_one_by_one, format_iso, parse_iso_many, parse_iso_ns
 
 __all__ = [
     "ZebraManagementEvent",
@@ -69,7 +69,6 @@ class _Event(msgspec.Struct, gc=False):
 
 
 _typed = msgspec.json.Decoder(_Event | list[_Event])
-_raw = msgspec.json.Decoder(msgspec.Raw | list[msgspec.Raw])
 _one = msgspec.json.Decoder(_Event)
 _any = msgspec.json.Decoder()
 
@@ -105,7 +104,7 @@ def parse_zebra(payload: bytes, reader: str, received_ns: int) -> ZebraPayload:
     try:
         decoded = _typed.decode(payload)
     except msgspec.ValidationError:
-        events = _decode_one_by_one(payload, errors)
+        events = decode_one_by_one(payload, _one, errors)
     except msgspec.DecodeError as exc:
         errors.append(InputError(InputErrorReason.MALFORMED_JSON, str(exc)[:200]))
         events = ()
@@ -232,21 +231,6 @@ def _floats(values: list[float | None]) -> npt.NDArray[np.float64]:
 def _all_nan_or(col: npt.NDArray[np.float64], ok: npt.NDArray[np.bool_]) -> bool:
     """Every value absent (NaN) or passing `ok` (infinities fail any finite range)."""
     return bool((ok | np.isnan(col)).all())
-
-
-def _decode_one_by_one(payload: bytes, errors: list[InputError]) -> list[_Event]:
-    try:
-        raw = _raw.decode(payload)
-    except msgspec.DecodeError as exc:  # top level is neither an object nor an array
-        errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
-        return []
-    out: list[_Event] = []
-    for item in raw if isinstance(raw, list) else [raw]:
-        try:
-            out.append(_one.decode(item))
-        except msgspec.DecodeError as exc:
-            errors.append(InputError(InputErrorReason.BAD_FIELD, str(exc)[:200]))
-    return out
 
 
 def _take_event(
