@@ -9,6 +9,8 @@ when the process is root, the server runs as an unprivileged user (`postgres` if
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
@@ -98,20 +100,48 @@ class PostgresServer:
             **kwargs,
         )
 
+    def _can(self, test: str, path: Path) -> bool:
+        """Whether the server's user passes `test -<test> path` (root runs it as that user)."""
+        return subprocess.run(["test", f"-{test}", str(path)], user=self.run_as.uid,
+                              check=False).returncode == 0
+
+    def _reachable_install(self) -> Path:
+        """The binaries, where the server's user can run them. A checkout in a private folder
+        (e.g. root's home or `mktemp -d`) hides its venv from that user: rather than widening
+        anyone's permissions, copy the install once into a world-readable cache of our own."""
+        install = self.bindir.parent
+        key = hashlib.sha256(str(install).encode()).hexdigest()[:12]
+        cache = Path(tempfile.gettempdir()) / f"shelfsight-pginstall-{key}"
+        if not (cache / "bin" / "postgres").exists():
+            staging = Path(tempfile.mkdtemp(prefix="shelfsight-pginstall-", dir=cache.parent))
+            os.chmod(staging, 0o755)
+            shutil.copytree(install, staging / "tree", symlinks=True)
+            with contextlib.suppress(OSError):  # another session won the race: same copy
+                os.replace(staging / "tree", cache)  # atomic
+            shutil.rmtree(staging, ignore_errors=True)
+        if cache.is_symlink() or cache.stat().st_uid != os.geteuid():
+            raise PostgresUnavailableError(f"{cache} is not ours; refusing to run binaries from it")
+        return cache / "bin"
+
     def init(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         if self.run_as.uid is not None:
             # A directory of our own making, handed to the server's user; its parents stay as they are.
             os.chown(self.base_dir, self.run_as.uid, self.run_as.gid or -1)
-            probe = subprocess.run(
-                ["test", "-x", str(self.bindir / "postgres")],
-                user=self.run_as.uid,
-                check=False,
-            )
-            if probe.returncode != 0:
+            if not self._can("x", self.bindir / "postgres"):
+                self.bindir = self._reachable_install()
+            if not self._can("x", self.bindir / "postgres"):
                 raise PostgresUnavailableError(
                     f"user {self.run_as.name} cannot execute {self.bindir}; not widening permissions"
                 )
+            if not self._can("w", self.base_dir):
+                # The data directory's parents are private to us: keep the data under /tmp.
+                log.warning("%s is not reachable by user %s; PostgreSQL data goes to /tmp",
+                            self.base_dir, self.run_as.name)
+                self.base_dir = Path(tempfile.mkdtemp(prefix="shelfsight-pg-"))
+                self._owns_base = True
+                self.data_dir = self.base_dir / "data"
+                os.chown(self.base_dir, self.run_as.uid, self.run_as.gid or -1)
         if not (self.data_dir / "PG_VERSION").exists():
             self._run("initdb", "-D", str(self.data_dir), "-U", self.user, "-A", "trust", "-E", "UTF8",
                       "--no-sync")
