@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 WAREHOUSE_CAPACITY = 1_000_000
 VELOCITY_DAYS = 28  # as the API: sales of the last 28 days
+REBUY_PRIOR_DAYS = 7  # weight of the plan in a warehouse's outflow rate, in days of shipments
 #: Shops are allocated this x their forecast full-price demand (presentation stock and a
 #: buffer against stock-outs; the rest of the buy is the warehouse's).
 PLAN_COVER = 1.8
@@ -164,6 +165,10 @@ class ChainSimulation:
             self.expo[back, w.n_wh:] = before  # full price, in stock
         self.prior = np.vstack([np.tile(self.online_plan, (w.n_wh, 1)), self.plan])
         self.online_today = np.zeros(g)
+        # What each warehouse shipped, day by day: its re-buys follow its own outflow (a DC's
+        # replenishment sees its shipments, not the chain's online demand), so that online
+        # orders served from shop stock save re-buys.
+        self.shipped = np.zeros((VELOCITY_DAYS, w.n_wh, g))
         self.open_stock = self.record > 0
         self.vel, self.vel_shape = self._velocity(0)
         self.capacity = np.concatenate([
@@ -206,6 +211,14 @@ class ChainSimulation:
             shapes.append(est.shape)
         return np.vstack(rates), np.vstack(shapes)
 
+    def _outflow(self, day: int) -> np.ndarray:
+        """(W, G) units/day each warehouse ships, over the last VELOCITY_DAYS days, shrunk to
+        the plan by REBUY_PRIOR_DAYS pseudo-days (re-buys happen at full price: no lift)."""
+        seen = min(day, VELOCITY_DAYS)
+        out: np.ndarray = ((self.shipped.sum(axis=0) + self.online_plan[None, :] * REBUY_PRIOR_DAYS)
+                           / (seen + REBUY_PRIOR_DAYS))
+        return out
+
     def _rebuy(self, day: int) -> None:
         """Weekly order-up-to re-buy of each warehouse, on its measured online velocity."""
         w = self.world
@@ -216,7 +229,7 @@ class ChainSimulation:
         if not can.any():
             return
         pipeline = self.on_order[day + 1:].sum(axis=0)
-        level = self._order_up_to(self.vel[: w.n_wh])
+        level = self._order_up_to(self._outflow(day))
         buy = np.where(can[None, :], np.maximum(np.round(level) - self.true[: w.n_wh] - pipeline,
                                                 0), 0).astype(np.int64)
         for lead in np.unique(self.lead[can]).tolist():
@@ -297,6 +310,8 @@ class ChainSimulation:
                 led.fulfilment_cost += miss * c.failed_pick_cost
                 self.record[n, g] = self.true[n, g]  # the picker's count corrects the record
                 failed.append(OrderLine(a.gtin, miss))
+            if ok and not shop:
+                self.shipped[0, n, g] += ok
             if ok:
                 led.online_units += ok
                 led.online_revenue += ok * float(price[g])
@@ -346,6 +361,8 @@ class ChainSimulation:
         self.expo[0] = w.lift(day)[None, :]
         self.expo[0, w.n_wh:] *= self.open_stock[w.n_wh:]
         self.online_today[:] = 0
+        self.shipped = np.roll(self.shipped, 1, axis=0)
+        self.shipped[0] = 0
         self.vel, self.vel_shape = self._velocity(day + 1)
         dead = w.tier(day + 1) < 0
         if dead.any():
