@@ -1,7 +1,7 @@
 """`shelfsight bench allocation`: every policy on the same seeds of the simulated chain.
 
 Reports per policy the mean and 95% CI of each metric, paired differences against `cheapest`
-and `warehouse-first`, the share of the cheapest -> season-bound margin gap closed (the bound is
+and `warehouse-first`, the share of the cheapest -> hindsight margin gap closed (the bound is
 the perfect-information season LP of `simulators.chain_bound`, which no policy can beat), the
 markdown reduction against warehouse-first and the least markdown value reachable at all (the
 LP minimising it, margin no worse than warehouse-first's), what RFID accuracy is worth
@@ -24,7 +24,7 @@ from allocator.model import Node, NodeKind, Order, OrderLine, StockSnapshot
 from allocator.policies import get_policy, policy_names
 from allocator.policies.bidprice import bid_prices
 from bench import jasin_sinha
-from simulators.chain_bound import season_bound
+from simulators.chain_bound import HINDSIGHT, season_bound
 from simulators.chain_cli import simulate
 from simulators.config import ChainConfig
 
@@ -36,7 +36,7 @@ METRICS = (
     "pick_failures", "online_lost_units", "bought_units", "rebuy_units",
     "full_price_sell_through", "decision_ms_p50", "decision_ms_p99",
 )
-BOUND = "season-bound"
+BOUND = HINDSIGHT
 #: Metrics compared per seed (paired: the same world and customers) against a baseline.
 PAIRED = (
     "total_margin", "fulfilment_cost_per_order", "parcels_per_order", "markdown_units",

@@ -37,6 +37,10 @@ from simulators.config import ChainConfig
 logger = logging.getLogger(__name__)
 
 
+#: The policy name of the perfect-information bound (`simulate chain --policy hindsight`).
+HINDSIGHT = "hindsight"
+
+
 class BoundError(RuntimeError):
     """HiGHS did not solve the season LP to optimality."""
 
@@ -309,7 +313,7 @@ def season_bound(
     logger.info("season bound seed %d (%s): %d cols, %d rows, margin %.2f", seed, objective,
                 lp.n, lp.m, margin)
     return {
-        "policy": "season-bound" if objective == "margin" else "season-min-markdown",
+        "policy": HINDSIGHT if objective == "margin" else "markdown-floor",
         "seed": seed, "stores": config.stores, "skus": config.skus, "days": config.days,
         "accuracy": config.rfid_accuracy, "orders": se.orders, "total_margin": round(margin, 2),
         "fulfilment_cost_per_order": round(float(se.fulfil @ sol) / max(se.orders, 1), 4),

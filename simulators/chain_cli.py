@@ -16,6 +16,7 @@ from allocator.config import CostConfig
 from allocator.policies import UnknownPolicyError, get_policy, policy_names
 from shelfsight.settings import ChainSettings, ConfigError, load_settings
 from simulators.chain import ChainSimulation
+from simulators.chain_bound import HINDSIGHT, season_bound
 from simulators.config import ChainConfig
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,10 @@ def simulate(
     policy: str, seed: int, chain: ChainConfig, costs: CostConfig, *, show_progress: bool = False
 ) -> dict[str, Any]:
     """Run one season; the result is a pure function of (policy, seed, chain, costs) except
-    the `decision_ms_*` timings."""
+    the `decision_ms_*` timings. `hindsight` is the perfect-information season LP
+    (`simulators.chain_bound`): an upper bound on any policy's margin, for evaluation only."""
+    if policy == HINDSIGHT:
+        return season_bound(chain, costs, seed)
     pol = get_policy(policy)
     console = Console(stderr=True)
     if not show_progress or not console.is_terminal:
@@ -65,7 +69,7 @@ def run_chain(
     try:
         result = simulate(policy, seed, chain, settings.costs, show_progress=True)
     except UnknownPolicyError:
-        print(f"error: unknown policy {policy!r}; one of: {', '.join(policy_names())}",
+        print(f"error: unknown policy {policy!r}; one of: {', '.join((*policy_names(), HINDSIGHT))}",
               file=sys.stderr)
         return 2
     if as_json:

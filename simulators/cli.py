@@ -30,7 +30,8 @@ def store(
 
 @simulate_app.command("chain")
 def chain(
-    policy: Annotated[str, typer.Option(help="Allocation policy.")] = "shelfsight",
+    policy: Annotated[str, typer.Option(
+        help="Allocation policy, or hindsight (the perfect-information bound).")] = "shelfsight",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     stores: Annotated[int | None, typer.Option(help="Shops.")] = None,
     skus: Annotated[int | None, typer.Option(help="GTINs.")] = None,

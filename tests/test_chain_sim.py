@@ -77,8 +77,9 @@ def test_warehouse_rebuys_follow_what_it_ships() -> None:
     assert wf["bought_units"] > cl["bought_units"]
 
 
-def test_cli_prints_the_required_fields(capsys: pytest.CaptureFixture[str]) -> None:
-    code = run_chain("closest", 3, 8, 16, 14, None, None, True)
+@pytest.mark.parametrize("policy", ["closest", "hindsight"])
+def test_cli_prints_the_required_fields(policy: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_chain(policy, 3, 8, 16, 14, None, None, True)
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("policy", "seed", "orders", "total_margin", "fulfilment_cost_per_order",
@@ -86,8 +87,12 @@ def test_cli_prints_the_required_fields(capsys: pytest.CaptureFixture[str]) -> N
                 "shop_lost_sales_fast_movers", "capacity_violations", "pick_failures",
                 "decision_ms_p50", "decision_ms_p99"):
         assert key in out
-    assert out["policy"] == "closest" and out["orders"] > 0
+    assert out["policy"] == policy and out["orders"] > 0
+
+
+def test_cli_refuses_an_unknown_policy(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_chain("nope", 3, 8, 16, 14, None, None, True) == 2
+    assert "hindsight" in capsys.readouterr().err
 
 
 def test_no_policy_beats_the_season_bound() -> None:
