@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from allocator.api import idempotency, problems, reservations
+from allocator.api.batcher import ReserveBatcher
 from allocator.api.deps import ApiState
 from allocator.api.metrics import build_metrics
 from allocator.api.routes_allocations import router as allocations_router
@@ -78,10 +79,15 @@ def create_app(
             )
             await owned.open(wait=False)
             state.pool = owned
+        state.batcher = ReserveBatcher(
+            state.pool, settings.costs.protection_units, on_batch=state.metrics.reserve_batch.observe
+        )
         task = asyncio.create_task(_sweeper(state.pool, interval), name="shelfsight-sweeper")
         try:
             yield
         finally:
+            await state.batcher.close()
+            state.batcher = None
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from psycopg_pool import AsyncConnectionPool
 
 from allocator.api.auth import KeyStore, Principal
+from allocator.api.batcher import ReserveBatcher
 from allocator.api.metrics import ApiMetrics
 from allocator.api.problems import ProblemError, ProblemType
 from allocator.api.stock import Caches, NodeCache
@@ -23,6 +24,7 @@ class ApiState:
     pool: AsyncConnectionPool | None = None
     keys: KeyStore = field(default_factory=KeyStore)
     caches: Caches = field(default_factory=Caches)
+    batcher: ReserveBatcher | None = None  # set by the lifespan: group commit of reservations
 
     @property
     def nodes(self) -> NodeCache:

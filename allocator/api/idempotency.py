@@ -217,3 +217,10 @@ async def autocommit(conn: AsyncConnection[TupleRow]) -> AsyncIterator[AsyncConn
             await conn.set_autocommit(False)
         else:  # interrupted mid-query: never hand the pool a connection left in autocommit
             await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection[TupleRow]]:
+    """A pooled connection in autocommit mode for the block (see `autocommit`)."""
+    async with pool.connection() as pooled, autocommit(pooled) as conn:
+        yield conn

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API: allocation latency and outcomes, pick outcomes.
+"""Prometheus metrics of the API: allocation latency and outcomes, pick outcomes, batch sizes.
 
 With several uvicorn workers, `shelfsight api serve` points `PROMETHEUS_MULTIPROC_DIR` at a fresh
 directory before the workers start; each worker then writes its samples there and `/metrics`
@@ -16,6 +16,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -25,6 +26,7 @@ class ApiMetrics:
     allocation_seconds: Histogram
     allocations: Counter
     picks: Counter
+    reserve_batch: Histogram
 
     def render(self) -> bytes:
         if self.registry is not None:
@@ -54,6 +56,12 @@ def build_metrics() -> ApiMetrics:
         ),
         picks=Counter(
             "shelfsight_picks", "Pick confirmations by outcome (confirmed, refused).", ["outcome"],
+            registry=registry,
+        ),
+        reserve_batch=Histogram(
+            "shelfsight_reserve_batch_size",
+            "Allocate-and-reserve requests per group-committed PostgreSQL call.",
+            buckets=BATCH_BUCKETS,
             registry=registry,
         ),
     )

@@ -112,7 +112,7 @@ async def allocate_once(
     rows = await cur.fetchall()
     first = rows[0][0] if rows else None
     if first == "order_open":
-        raise _order_open(order.id, str(rows[0][5]))
+        raise order_open(order.id, str(rows[0][5]))
     if first == "reserved":
         return Attempt(AttemptOutcome.RESERVED, [])
     if first == "replay":
@@ -122,7 +122,7 @@ async def allocate_once(
     )
 
 
-def _order_open(order_id: str, allocation_id: str) -> ProblemError:
+def order_open(order_id: str, allocation_id: str) -> ProblemError:
     return ProblemError(
         409,
         ProblemType.ORDER_ALREADY_ALLOCATED,

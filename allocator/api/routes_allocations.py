@@ -59,21 +59,22 @@ async def allocate(
         caller.key_id, idempotency_key, "POST", path, _canonical(body, f"dry_run={dry_run}")
     )
     start = time.perf_counter()
-    async with pool.connection() as pooled, idempotency.autocommit(pooled) as conn:
-        try:
-            result = await service.allocate(
-                conn, body, dry_run=dry_run, costs=settings.costs,
-                reservation=settings.reservations, caches=state.caches, guard=guard,
-            )
-        except ProblemError as problem:
-            metrics.allocations.labels("not_available" if problem.status == 409 else "invalid").inc()
-            if guard is None:
-                raise
+    try:
+        result = await service.allocate(
+            pool, body, dry_run=dry_run, costs=settings.costs,
+            reservation=settings.reservations, caches=state.caches, guard=guard,
+            batcher=state.batcher,
+        )
+    except ProblemError as problem:
+        metrics.allocations.labels("not_available" if problem.status == 409 else "invalid").inc()
+        if guard is None:
+            raise
+        async with idempotency.connection(pool) as conn:
             return await idempotency.record_problem(conn, guard, problem, path)
-        finally:
-            metrics.allocation_seconds.labels("true" if dry_run else "false").observe(
-                time.perf_counter() - start
-            )
+    finally:
+        metrics.allocation_seconds.labels("true" if dry_run else "false").observe(
+            time.perf_counter() - start
+        )
     metrics.allocations.labels(result.outcome).inc()
     if result.replay is not None:
         return result.replay

@@ -16,8 +16,10 @@ import msgspec
 from fastapi.responses import Response
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
 
 from allocator.api import engine, idempotency, reservations, stock
+from allocator.api.batcher import Pending, ReserveBatcher
 from allocator.api.problems import FieldError, ProblemError, ProblemType
 from allocator.api.schemas import OrderIn
 from allocator.config import CostConfig, ReservationConfig
@@ -97,7 +99,7 @@ _ENCODER = msgspec.json.Encoder()
 
 
 async def allocate(
-    conn: AsyncConnection[TupleRow],
+    pool: AsyncConnectionPool,
     body: OrderIn,
     *,
     dry_run: bool,
@@ -106,18 +108,22 @@ async def allocate(
     caches: stock.Caches,
     guard: idempotency.Guard | None = None,
     policy: str = engine.DEFAULT_POLICY,
+    batcher: ReserveBatcher | None = None,
 ) -> AllocationResult:
-    """Decide and reserve on an autocommit connection; raises ProblemError for 4xx outcomes.
+    """Decide and reserve; raises ProblemError for 4xx outcomes.
 
-    Two round trips per attempt: the stock cells, then `shelfsight_allocate_keyed`, which
-    writes the reservation, the allocation and `guard`'s answer as one transaction. A dry run
-    with a guard records its answer under the key (one statement). A `guard` whose key was used
-    already comes back as `Outcome.REPLAYED` with the stored answer in `replay`.
+    Per attempt: the stock cells (one query), then the reservation: with a `batcher`, in its next
+    group-committed `shelfsight_allocate_batch` call (no connection held meanwhile), else one
+    `shelfsight_allocate_keyed` call. Either writes the reservation, the allocation and `guard`'s
+    answer as one transaction. A dry run with a guard records its answer under the key (one
+    statement). A `guard` whose key was used already comes back as `Outcome.REPLAYED` with the
+    stored answer in `replay`.
     """
     order = to_order(body)
     allocation_id = uuid.uuid4()
     for attempt in range(1, ATTEMPTS + 1):
-        snap = await _snapshot(conn, caches, order, costs)
+        async with idempotency.connection(pool) as conn:
+            snap = await _snapshot(conn, caches, order, costs)
         decision = engine.decide(order, snap, costs, policy)
         if decision.unfilled:
             raise _not_available(decision, "not enough units for every line in any node")
@@ -127,7 +133,10 @@ async def allocate(
             )
             content = _ENCODER.encode(body_out)
             if guard is not None:
-                answer = await idempotency.record_answer(conn, guard, 200, idempotency.JSON, content)
+                async with idempotency.connection(pool) as conn:
+                    answer = await idempotency.record_answer(
+                        conn, guard, 200, idempotency.JSON, content
+                    )
                 if answer is not None:
                     return AllocationResult(b"", Outcome.REPLAYED, attempt, answer)
             return AllocationResult(content, Outcome.DRY_RUN, attempt)
@@ -148,15 +157,18 @@ async def allocate(
             guard.api_key_id, guard.key, guard.method, guard.path, guard.digest, 201,
             idempotency.JSON,
         )
-        done = await reservations.allocate_once(
-            conn, allocation_id, order, decision, _ENCODER.encode(decision_json), created,
-            expires, costs.protection_units, key, content,
+        pending = Pending(
+            allocation_id, order, decision, _ENCODER.encode(decision_json), created, expires,
+            key, content,
         )
+        done = await _reserve(pool, pending, costs.protection_units, batcher)
         if done.outcome is reservations.AttemptOutcome.RESERVED:
             return AllocationResult(content, Outcome.RESERVED, attempt)
         if done.outcome is reservations.AttemptOutcome.REPLAY:
             assert guard is not None
-            return AllocationResult(b"", Outcome.REPLAYED, attempt, await guard.replay(conn))
+            async with idempotency.connection(pool) as conn:
+                replayed = await guard.replay(conn)
+            return AllocationResult(b"", Outcome.REPLAYED, attempt, replayed)
         log.debug("order %s attempt %d short at %s", order.id, attempt, done.shortages)
     raise ProblemError(
         409,
@@ -164,3 +176,15 @@ async def allocate(
         f"stock changed under {ATTEMPTS} attempts to reserve; not available now",
         extra={"order_id": order.id, "unfilled": []},
     )
+
+
+async def _reserve(
+    pool: AsyncConnectionPool, p: Pending, protect: int, batcher: ReserveBatcher | None
+) -> reservations.Attempt:
+    if batcher is not None:
+        return await batcher.reserve(p)
+    async with idempotency.connection(pool) as conn:
+        return await reservations.allocate_once(
+            conn, p.allocation_id, p.order, p.decision, p.decision_json, p.created_at,
+            p.expires_at, protect, p.key, p.answer,
+        )
