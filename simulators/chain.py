@@ -184,6 +184,11 @@ class ChainSimulation:
         terms = getattr(policy, "terms", None)
         self.wants_bid = getattr(terms, "bid", BidBlend.NONE) is not BidBlend.NONE
         self.bid: BidPrices | None = None
+        # `foresight` (evaluation only): the realised walk-in demand of every day, (T, S, G).
+        self.future: np.ndarray | None = None
+        if getattr(policy, "uses_future", False):
+            self.future = np.array([walk_in(w, seed, t) for t in range(self.horizon)])
+        self.first_half = np.zeros((w.n_shops, g), dtype=np.int64)
         self.ledger = Ledger(cogs=float((self.true.sum(axis=0) * w.unit_cost).sum()),
                              bought_units=self.initial_units)
 
@@ -243,6 +248,7 @@ class ChainSimulation:
     def snapshot(self, day: int, afternoon: bool) -> StockSnapshot:
         w = self.world
         to_md, md_price, to_end = w.calendar(day)
+        future = self._foresight(day, afternoon, to_md, to_end)
         return StockSnapshot(
             node_ids=(*w.wh_ids, *w.shop_ids),
             is_shop=np.arange(len(w.lat)) >= w.n_wh, lat=w.lat, lon=w.lon,
@@ -257,7 +263,28 @@ class ChainSimulation:
             velocity_shape=self.vel_shape,
             bid_value=None if self.bid is None else self.bid.value,
             bid_online=None if self.bid is None else self.bid.online,
+            future_full=future[0], future_markdown=future[1],
         )
+
+    def _foresight(self, day: int, afternoon: bool, to_md: np.ndarray,
+                   to_end: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Known future demand for `foresight`: each shop's realised walk-in demand from now
+        until the GTIN's next markdown and from then to its end of life; warehouses keep their
+        expected online demand. None for every other policy."""
+        if self.future is None:
+            return None, None
+        w = self.world
+        rest = self.future[day:].astype(np.float64)
+        if afternoon:  # the morning's walk-in customers have come and gone
+            rest[0] -= self.first_half
+        t = np.arange(day, day + rest.shape[0])[:, None]
+        before = (t < day + to_md[None, :])[:, None, :]
+        sale = ((t >= day + to_md[None, :]) & (t < day + to_end[None, :]))[:, None, :]
+        full = np.vstack([self.vel[: w.n_wh] * to_md[None, :], (rest * before).sum(axis=0)])
+        lift = np.asarray(MARKDOWN_LIFT)[np.clip(w.tier(day), 0, 2)]
+        md = np.vstack([self.vel[: w.n_wh] * (lift * (to_end - to_md))[None, :],
+                        (rest * sale).sum(axis=0)])
+        return full, md
 
     # ---- execution -------------------------------------------------------------------------
     def _decide(self, orders: Sequence[Order], snap: StockSnapshot) -> list[Decision]:
@@ -384,6 +411,7 @@ class ChainSimulation:
             self.open_stock = self.record > 0  # what RFID shows at opening
             demand = walk_in(w, self.seed, day)
             first = walk_in_first_half(demand, self.seed, day)
+            self.first_half = first
             orders = online_orders(w, self.seed, day, self.cfg.online_share) \
                 if day < self.cfg.days else []
             self.ledger.orders += len(orders)

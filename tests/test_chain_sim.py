@@ -12,7 +12,7 @@ from allocator.policies import get_policy, policy_names
 from simulators.chain import ChainSimulation
 from simulators.chain_bound import FLOOR_MARGIN_WEIGHT, season_bound
 from simulators.chain_cli import run_chain, simulate
-from simulators.chain_demand import record_errors
+from simulators.chain_demand import record_errors, walk_in, walk_in_first_half
 from simulators.config import ChainConfig
 
 SMALL = ChainConfig(stores=10, skus=24, days=21)
@@ -127,3 +127,25 @@ def test_shelfsight_sees_bid_prices_from_the_morning_snapshot_and_baselines_do_n
     assert (snap.bid_value >= snap.salvage[None, :] - 1e-6).all()
     assert (snap.bid_online >= snap.salvage[None, :] - 1e-6).all()
     assert (snap.bid_value <= sim.world.full_price[None, :] + 1e-6).all()
+
+
+def test_foresight_is_told_the_realised_walk_in_demand_and_nobody_else_is() -> None:
+    cfg = ChainConfig(stores=4, skus=8, days=10)
+    sim = ChainSimulation(cfg, CostConfig(), 3, get_policy("foresight"))
+    w = sim.world
+    snap = sim.snapshot(0, afternoon=False)
+    assert snap.future_full is not None and snap.future_markdown is not None
+    to_md, _, to_end = w.calendar(0)
+    days = np.array([walk_in(w, 3, t) for t in range(sim.horizon)])  # (T, S, G)
+    g = 0
+    full = days[: int(to_md[g]), :, g].sum(axis=0)
+    sale = days[int(to_md[g]): int(to_end[g]), :, g].sum(axis=0)
+    np.testing.assert_array_equal(snap.future_full[w.n_wh:, g], full)
+    np.testing.assert_array_equal(snap.future_markdown[w.n_wh:, g], sale)
+    # In the afternoon the morning's customers are gone.
+    sim.first_half = walk_in_first_half(days[0], 3, 0)
+    after = sim.snapshot(0, afternoon=True)
+    assert after.future_full is not None
+    np.testing.assert_array_equal(after.future_full[w.n_wh:, g], full - sim.first_half[:, g])
+    plain = ChainSimulation(cfg, CostConfig(), 3, get_policy("shelfsight")).snapshot(0, False)
+    assert plain.future_full is None and plain.future_markdown is None

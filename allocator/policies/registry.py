@@ -31,11 +31,16 @@ class RulePolicy:
 
 @dataclass(frozen=True)
 class ExactPolicy:
-    """Exact per-order optimum of the cost model restricted to `terms`."""
+    """Exact per-order optimum of the cost model restricted to `terms`.
+
+    `uses_future`: the simulator fills the snapshot's known future walk-in demand of every
+    shop (`foresight`: the value of perfect demand information to this very policy; evaluation
+    only, neither deployable nor a bound)."""
 
     name: str
     terms: Terms
     uses_truth: bool = False
+    uses_future: bool = False
 
     def decide(self, order: Order, snapshot: StockSnapshot, costs: CostConfig) -> Decision:
         def core(pr: OrderProblem) -> tuple[Taken, Solver, list[Taken]]:
@@ -76,6 +81,7 @@ _FACTORIES: dict[str, Callable[[], Policy]] = {
     "shelfsight": lambda: ExactPolicy("shelfsight", FULL_BID),
     "batch": lambda: WindowPolicy("batch"),
     "clairvoyant-window": lambda: WindowPolicy("clairvoyant-window", uses_truth=True),
+    "foresight": lambda: ExactPolicy("foresight", FULL_BID, uses_future=True),
 }
 
 
