@@ -80,7 +80,8 @@ def create_app(
             await owned.open(wait=False)
             state.pool = owned
         state.batcher = ReserveBatcher(
-            state.pool, settings.costs.protection_units, on_batch=state.metrics.reserve_batch.observe
+            state.pool, settings.costs.protection_units,
+            on_batch=state.metrics.reserve_batch.observe, on_cells=state.caches.cells.apply,
         )
         task = asyncio.create_task(_sweeper(state.pool, interval), name="shelfsight-sweeper")
         try:

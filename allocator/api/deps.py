@@ -11,9 +11,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from allocator.api.auth import KeyStore, Principal
 from allocator.api.batcher import ReserveBatcher
+from allocator.api.caches import Caches
 from allocator.api.metrics import ApiMetrics
 from allocator.api.problems import ProblemError, ProblemType
-from allocator.api.stock import Caches, NodeCache
+from allocator.api.stock import NodeCache
 from shelfsight.settings import ApiSettings
 
 

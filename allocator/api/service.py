@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from fastapi.responses import Response
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from allocator.api import engine, idempotency, reservations, stock
 from allocator.api.batcher import Pending, ReserveBatcher
+from allocator.api.caches import Caches
+from allocator.api.db import LazyConnection
 from allocator.api.problems import FieldError, ProblemError, ProblemType
 from allocator.api.schemas import OrderIn
 from allocator.config import CostConfig, ReservationConfig
@@ -60,30 +60,42 @@ def to_order(body: OrderIn) -> Order:
 
 
 async def _snapshot(
-    conn: AsyncConnection[TupleRow], caches: stock.Caches, order: Order, costs: CostConfig
-) -> StockSnapshot:
+    pool: AsyncConnectionPool, caches: Caches, order: Order, costs: CostConfig, *, fresh: bool
+) -> tuple[StockSnapshot, bool]:
+    """The order's snapshot from the worker's caches (a connection only for what they miss),
+    and whether its stock cells were all read from PostgreSQL just now.
+
+    `fresh`: the stock cells are read from PostgreSQL whatever the cache holds.
+    """
     gtins = [x.gtin for x in order.lines]
-    view = await caches.nodes.view(conn)  # one consistent node order for the whole snapshot
-    products, _ = await caches.gtins.get(conn, gtins)
-    errors = [
-        FieldError(f"lines[{i}].gtin", f"unknown GTIN {x.gtin}", code="unknown_gtin")
-        for i, x in enumerate(order.lines)
-        if x.gtin not in products
-    ]
-    if errors:
-        raise ProblemError(
-            422, ProblemType.UNKNOWN_GTIN, "; ".join(e.reason for e in errors), errors
+    async with LazyConnection(pool) as db:
+        # One consistent node order for the whole snapshot.
+        view = caches.nodes.current if caches.nodes.fresh() else await caches.nodes.view(await db.get())
+        if caches.gtins.missing(gtins):
+            products, _ = await caches.gtins.get(await db.get(), gtins)
+        else:
+            products = caches.gtins.cached(gtins)
+        errors = [
+            FieldError(f"lines[{i}].gtin", f"unknown GTIN {x.gtin}", code="unknown_gtin")
+            for i, x in enumerate(order.lines)
+            if x.gtin not in products
+        ]
+        if errors:
+            raise ProblemError(
+                422, ProblemType.UNKNOWN_GTIN, "; ".join(e.reason for e in errors), errors
+            )
+        if order.collect_shop is not None and view.kinds.get(order.collect_shop) != NodeKind.SHOP:
+            raise ProblemError(
+                422,
+                ProblemType.UNKNOWN_NODE,
+                f"collect_shop {order.collect_shop!r} is not a known shop",
+                [FieldError("collect_shop", "unknown shop", code="unknown_node")],
+            )
+        avail, confidence, read = await caches.cells.arrays(
+            db.get, gtins, view, costs.protection_units, fresh=fresh
         )
-    if order.collect_shop is not None and view.kinds.get(order.collect_shop) != NodeKind.SHOP:
-        raise ProblemError(
-            422,
-            ProblemType.UNKNOWN_NODE,
-            f"collect_shop {order.collect_shop!r} is not a known shop",
-            [FieldError("collect_shop", "unknown shop", code="unknown_node")],
-        )
-    cells = await stock.load_cell_arrays(conn, gtins, view.index)
     sales = caches.gtins.sales_columns(gtins, view)
-    return stock.build_snapshot(view.nodes, products, gtins, cells, sales, costs)
+    return stock.snapshot_of(view.nodes, products, gtins, avail, confidence, sales, costs), read
 
 
 def _not_available(decision: Decision, detail: str) -> ProblemError:
@@ -105,7 +117,7 @@ async def allocate(
     dry_run: bool,
     costs: CostConfig,
     reservation: ReservationConfig,
-    caches: stock.Caches,
+    caches: Caches,
     guard: idempotency.Guard | None = None,
     policy: str = engine.DEFAULT_POLICY,
     batcher: ReserveBatcher | None = None,
@@ -122,9 +134,13 @@ async def allocate(
     order = to_order(body)
     allocation_id = uuid.uuid4()
     for attempt in range(1, ATTEMPTS + 1):
-        async with idempotency.connection(pool) as conn:
-            snap = await _snapshot(conn, caches, order, costs)
+        # Attempts after a short cell read the stock afresh; so does a refusal: the cache may
+        # choose among nodes on stock up to a second old, but never refuses on it.
+        snap, read = await _snapshot(pool, caches, order, costs, fresh=attempt > 1)
         decision = engine.decide(order, snap, costs, policy)
+        if decision.unfilled and not read:
+            snap, read = await _snapshot(pool, caches, order, costs, fresh=True)
+            decision = engine.decide(order, snap, costs, policy)
         if decision.unfilled:
             raise _not_available(decision, "not enough units for every line in any node")
         if dry_run:

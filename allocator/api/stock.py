@@ -81,6 +81,7 @@ class NodeView:
     kinds: dict[str, NodeKind] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)  # node id -> row in `nodes`
     version: int = 0  # bumped on every refresh: columns cached against `nodes` check it
+    ids: tuple[str, ...] = ()  # node ids in row order (the same object while they do not change)
 
 
 @dataclass
@@ -102,6 +103,10 @@ class NodeCache:
 
     async def get(self, conn: AsyncConnection[TupleRow]) -> tuple[Node, ...]:
         return (await self.view(conn)).nodes
+
+    def fresh(self) -> bool:
+        """True while `current` is younger than `ttl_s` (then `view` needs no connection)."""
+        return time.monotonic() - self._at <= self.ttl_s
 
     async def view(self, conn: AsyncConnection[TupleRow]) -> NodeView:
         """The current nodes, refreshed first when older than `ttl_s`."""
@@ -131,9 +136,10 @@ class NodeCache:
             if lat is None or lon is None:
                 continue  # a node without a location cannot be costed; never allocated
             nodes.append(Node(str(store_id), NodeKind(kind), float(lat), float(lon), int(cap), int(picks)))
+        ids = tuple(node.id for node in nodes)
         self.current = NodeView(
             tuple(nodes), kinds, {node.id: i for i, node in enumerate(nodes)},
-            self.current.version + 1,
+            self.current.version + 1, self.current.ids if ids == self.current.ids else ids,
         )
         self._at = time.monotonic()
 
@@ -256,11 +262,25 @@ class GtinCache:
             out[:, j] = cached[1]
         return out
 
+    def missing(self, gtins: list[str]) -> list[str]:
+        """GTINs of `gtins` not cached or older than `ttl_s` (unknown ones are never cached)."""
+        now = time.monotonic()
+        return [g for g in gtins if (e := self._entries.get(g)) is None or now - e[0] > self.ttl_s]
+
+    def cached(self, gtins: list[str]) -> dict[str, ProductInfo]:
+        """The cached products of `gtins` (no query: `get` or `missing` first)."""
+        found: dict[str, ProductInfo] = {}
+        for g in gtins:
+            entry = self._entries.get(g)
+            if entry is not None:
+                found[g] = entry[1]
+        return found
+
     async def get(
         self, conn: AsyncConnection[TupleRow], gtins: list[str]
     ) -> tuple[dict[str, ProductInfo], dict[tuple[str, str], int]]:
+        missing = self.missing(gtins)
         now = time.monotonic()
-        missing = [g for g in gtins if (e := self._entries.get(g)) is None or now - e[0] > self.ttl_s]
         if missing:
             products = await load_products(conn, missing)
             cur = await conn.execute(_SALES_SQL, (missing, VELOCITY_DAYS))
@@ -323,10 +343,25 @@ def build_snapshot(
 
     `cells` and `sales` (recent units sold) are nodes x GTINs in the order given.
     """
-    day = today or datetime.now(UTC).date()
     is_shop = np.array([node.kind is NodeKind.SHOP for node in nodes], dtype=np.bool_)[:, None]
     protect = np.where(is_shop, costs.protection_units, 0)
     avail = np.maximum(cells.units - cells.reserved - protect, 0)
+    return snapshot_of(nodes, products, gtins, avail, cells.confidence, sales, costs, today)
+
+
+def snapshot_of(
+    nodes: tuple[Node, ...],
+    products: dict[str, ProductInfo],
+    gtins: list[str],
+    avail: np.ndarray,
+    confidence: np.ndarray,
+    sales: np.ndarray,
+    costs: CostConfig,
+    today: date | None = None,
+) -> StockSnapshot:
+    """`build_snapshot` from units already net of reservations and protection (pure)."""
+    day = today or datetime.now(UTC).date()
+    is_shop = np.array([node.kind is NodeKind.SHOP for node in nodes], dtype=np.bool_)[:, None]
     vel, vel_shape = snapshot_velocity(sales, is_shop, costs)
     info = [products[x] for x in gtins]
     to_md = [p.days_to_markdown(day) for p in info]
@@ -347,15 +382,7 @@ def build_snapshot(
         markdown_price=marked,
         days_to_end=to_end,
         salvage=[p.salvage for p in info],
-        confidence=cells.confidence,
+        confidence=confidence,
         velocity=vel,
         velocity_shape=vel_shape,
     )
-
-
-@dataclass
-class Caches:
-    """The per-process caches of one app."""
-
-    nodes: NodeCache = field(default_factory=NodeCache)
-    gtins: GtinCache = field(default_factory=GtinCache)

@@ -1,0 +1,15 @@
+"""The per-process caches of one app: nodes, products and sales per GTIN, stock cells per GTIN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from allocator.api.cells import CellCache
+from allocator.api.stock import GtinCache, NodeCache
+
+
+@dataclass
+class Caches:
+    nodes: NodeCache = field(default_factory=NodeCache)
+    gtins: GtinCache = field(default_factory=GtinCache)
+    cells: CellCache = field(default_factory=CellCache)

@@ -1,0 +1,85 @@
+"""The per-worker stock cell cache (allocator/api/cells.py) and its use on the allocation path."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+import pytest
+from api_fixtures import FAST, SLOW, make_chain
+
+from allocator.api import cells as cells_mod
+from allocator.api.batcher import CellAvailability
+from allocator.api.cells import CellCache
+from allocator.api.stock import NodeCache, NodeView, load_cell_arrays
+
+
+async def _run(dsn: str, body: Any) -> Any:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        nodes = NodeCache()
+        view = await nodes.view(conn)
+        opened: list[int] = []
+
+        async def connection() -> psycopg.AsyncConnection[Any]:
+            opened.append(1)
+            return conn
+
+        return await body(conn, view, connection, opened)
+
+
+def _column(avail: Any, view: NodeView, j: int = 0) -> dict[str, int]:
+    return {node.id: int(avail[i, j]) for i, node in enumerate(view.nodes)}
+
+
+def test_columns_are_read_once_then_served_and_updated_by_batches(
+    pg_migrated_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = make_chain(pg_migrated_dsn).dsn
+    reads: list[list[str]] = []
+
+    async def counting(conn: Any, gtins: list[str], index: dict[str, int]) -> Any:
+        reads.append(list(gtins))
+        return await load_cell_arrays(conn, gtins, index)
+
+    monkeypatch.setattr(cells_mod, "load_cell_arrays", counting)
+
+    async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
+        cache = CellCache(ttl_s=3600)
+        avail, conf, read = await cache.arrays(connection, [SLOW, FAST], view, 0)
+        assert read and _column(avail, view) == {"s1": 6, "s2": 3, "w1": 0}
+        assert _column(avail, view, 1) == {"s1": 2, "s2": 5, "w1": 50}
+        assert conf[0, 0] == pytest.approx(0.95)
+        avail, _, read = await cache.arrays(connection, [FAST], view, 0)
+        assert not read and reads == [[SLOW, FAST]] and opened == [1]
+        cache.apply([CellAvailability("s2", FAST, 1), CellAvailability("nowhere", FAST, 9)])
+        avail, _, _ = await cache.arrays(connection, [FAST], view, 0)
+        assert _column(avail, view) == {"s1": 2, "s2": 1, "w1": 50}
+        # Protection units change the column: read again. So does `fresh`, and a lapsed TTL.
+        avail, _, read = await cache.arrays(connection, [SLOW], view, 1)
+        assert read and _column(avail, view) == {"s1": 5, "s2": 2, "w1": 0}
+        await cache.arrays(connection, [FAST], view, 0, fresh=True)
+        cache.ttl_s = -1.0
+        await cache.arrays(connection, [SLOW], view, 1)
+        assert reads == [[SLOW, FAST], [SLOW], [FAST], [SLOW]]
+
+    asyncio.run(_run(dsn, body))
+
+
+def test_a_changed_node_layout_is_read_again(pg_migrated_dsn: str) -> None:
+    dsn = make_chain(pg_migrated_dsn).dsn
+
+    async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
+        cache = CellCache(ttl_s=3600)
+        await cache.arrays(connection, [SLOW], view, 0)
+        await conn.execute("INSERT INTO stores VALUES ('s0', 'Bonn', 'shop', 50.7, 7.1, 100)")
+        nodes = NodeCache()
+        wider = await nodes.view(conn)
+        avail, _, read = await cache.arrays(connection, [SLOW], wider, 0)
+        assert read and _column(avail, wider) == {"s0": 0, "s1": 6, "s2": 3, "w1": 0}
+        # Cells of the new layout are what a batch updates now.
+        cache.apply([CellAvailability("s1", SLOW, 4)])
+        avail, _, _ = await cache.arrays(connection, [SLOW], wider, 0)
+        assert _column(avail, wider)["s1"] == 4
+
+    asyncio.run(_run(dsn, body))
