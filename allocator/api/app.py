@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from allocator.api import idempotency, problems, reservations
 from allocator.api.batcher import ReserveBatcher
 from allocator.api.deps import ApiState
+from allocator.api.fastpath import FastAllocate
 from allocator.api.metrics import build_metrics
 from allocator.api.routes_allocations import router as allocations_router
 from allocator.api.routes_ops import router as ops_router
@@ -104,6 +105,7 @@ def create_app(
     )
     app.state.shelfsight = state
     problems.install(app)
+    app.add_middleware(FastAllocate, state=state)
     app.include_router(allocations_router)
     app.include_router(stock_router)
     app.include_router(ops_router)

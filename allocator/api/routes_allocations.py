@@ -11,7 +11,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from allocator.api import idempotency, picks, reservations, service
-from allocator.api.deps import Caller, Pool, State, pool_of, state_of
+from allocator.api.auth import Principal
+from allocator.api.deps import ApiState, Caller, Pool, State, pool_of, state_of
 from allocator.api.problems import ProblemError, ProblemType
 from allocator.api.responses import problems
 from allocator.api.schemas import AllocationOut, OrderIn, PickIn, PickOut
@@ -47,14 +48,24 @@ async def allocate(
     dry_run: Annotated[bool, Query(description="Decide only; reserve nothing.")] = False,
     idempotency_key: IdemKey = None,
 ) -> Response:
+    return await allocate_order(
+        state_of(request), caller, body, dry_run, idempotency_key, request.url.path
+    )
+
+
+async def allocate_order(
+    state: ApiState,
+    caller: Principal,
+    body: OrderIn,
+    dry_run: bool,
+    idempotency_key: str | None,
+    path: str,
+) -> Response:
+    """The allocation route once FastAPI (or `fastpath`) has parsed and authenticated it."""
     caller.require(oms=True)
-    # State and pool straight from the app, not as dependencies: each dependency FastAPI solves
-    # costs CPU on the hottest route.
-    state = state_of(request)
     pool = pool_of(state)
     metrics = state.metrics
     settings = state.settings
-    path = request.url.path
     guard = idempotency.Guard.of(
         caller.key_id, idempotency_key, "POST", path, _canonical(body, f"dry_run={dry_run}")
     )
