@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from api_fixtures import FAST, SLOW, make_chain
@@ -12,7 +13,9 @@ from api_fixtures import FAST, SLOW, make_chain
 from allocator.api import cells as cells_mod
 from allocator.api.batcher import CellAvailability
 from allocator.api.cells import CellCache
-from allocator.api.stock import NodeCache, NodeView, load_cell_arrays
+from allocator.api.stock import GtinCache, NodeCache, NodeView, load_cell_arrays, snapshot_velocity
+from allocator.config import CostConfig
+from allocator.model import NodeKind
 
 
 async def _run(dsn: str, body: Any) -> Any:
@@ -81,5 +84,28 @@ def test_a_changed_node_layout_is_read_again(pg_migrated_dsn: str) -> None:
         cache.apply([CellAvailability("s1", SLOW, 4)])
         avail, _, _ = await cache.arrays(connection, [SLOW], wider, 0)
         assert _column(avail, wider)["s1"] == 4
+
+    asyncio.run(_run(dsn, body))
+
+
+def test_velocity_is_memoised_per_gtin_set_until_sales_or_nodes_change(pg_migrated_dsn: str) -> None:
+    dsn = make_chain(pg_migrated_dsn).dsn
+    costs = CostConfig()
+
+    async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
+        cache = GtinCache()
+        await cache.get(conn, [FAST, SLOW])
+        is_shop = np.array([n.kind is NodeKind.SHOP for n in view.nodes])[:, None]
+        vel, shape = cache.velocity([FAST, SLOW], view, costs)
+        want = snapshot_velocity(cache.sales_columns([FAST, SLOW], view), is_shop, costs)
+        assert np.array_equal(vel, want[0]) and np.array_equal(shape, want[1])
+        assert cache.velocity([FAST, SLOW], view, costs)[0] is vel
+        assert cache.velocity([SLOW, FAST], view, costs)[0] is not vel  # another column order
+        with pytest.raises(ValueError):
+            vel[0, 0] = 1.0  # shared by snapshots: read-only
+        await conn.execute("UPDATE sales_daily SET units = units * 10")
+        cache.ttl_s = -1.0
+        await cache.get(conn, [FAST, SLOW])
+        assert not np.array_equal(cache.velocity([FAST, SLOW], view, costs)[0], vel)
 
     asyncio.run(_run(dsn, body))

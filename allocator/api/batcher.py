@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 32
 
 _ENCODER = msgspec.json.Encoder()
-# Explicit casts: a list of only NULLs (no Idempotency-Key in the batch) has no type of its own.
+# Binary parameters (no text-array quoting: a third of the call's client CPU), cast explicitly:
+# a list of only NULLs (no Idempotency-Key in the batch) has no type of its own.
 _TYPES = (
     "int", "uuid[]", "timestamptz[]", "timestamptz[]", "text[]", "float8[]", "float8[]", "text[]",
     "text[]", "jsonb[]", "text[]", "float8[]", "jsonb[]", "text[]", "text[]", "text[]", "text[]",
@@ -51,7 +52,7 @@ _TYPES = (
 )
 _BATCH_SQL = (
     "SELECT req, outcome, node_id, gtin, wanted, available, info FROM shelfsight_allocate_batch("
-    + ", ".join(f"%s::{t}" for t in _TYPES) + ")"
+    + ", ".join(f"%b::{t}" for t in _TYPES) + ")"
 )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import numpy as np
 from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool
 
@@ -94,8 +95,18 @@ async def _snapshot(
         avail, confidence, read = await caches.cells.arrays(
             db.get, gtins, view, costs.protection_units, fresh=fresh
         )
-    sales = caches.gtins.sales_columns(gtins, view)
-    return stock.snapshot_of(view.nodes, products, gtins, avail, confidence, sales, costs), read
+    velocity = caches.gtins.velocity(gtins, view, costs)
+    snap = stock.snapshot_of(
+        view.nodes, products, gtins, avail, confidence, None, costs, velocity=velocity
+    )
+    return snap, read
+
+
+def _same_stock(a: StockSnapshot, b: StockSnapshot) -> bool:
+    return (
+        a.node_ids == b.node_ids and np.array_equal(a.available, b.available)
+        and np.array_equal(a.confidence, b.confidence)
+    )
 
 
 def _not_available(decision: Decision, detail: str) -> ProblemError:
@@ -139,8 +150,10 @@ async def allocate(
         snap, read = await _snapshot(pool, caches, order, costs, fresh=attempt > 1)
         decision = engine.decide(order, snap, costs, policy)
         if decision.unfilled and not read:
+            cached = snap
             snap, read = await _snapshot(pool, caches, order, costs, fresh=True)
-            decision = engine.decide(order, snap, costs, policy)
+            if not _same_stock(cached, snap):  # the same inputs would decide the same
+                decision = engine.decide(order, snap, costs, policy)
         if decision.unfilled:
             raise _not_available(decision, "not enough units for every line in any node")
         if dry_run:

@@ -40,6 +40,7 @@ SEASON_TAIL_DAYS = 28.0
 NO_MARKDOWN_HORIZON_DAYS = 90.0
 NODES_TTL_S = 5.0
 GTIN_TTL_S = 30.0
+VELOCITY_MEMO = 4096  # GTIN sets whose velocity is kept (cleared whole when full)
 DEFAULT_CONFIDENCE = 1.0
 
 
@@ -245,6 +246,8 @@ class GtinCache:
     _entries: dict[str, tuple[float, ProductInfo, dict[str, int]]] = field(default_factory=dict)
     #: Per GTIN, its sales as a column over `NodeCache.nodes` of the version noted.
     _columns: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    #: `velocity` results by (node view version, prior, ((GTIN, its entry's time), ...)).
+    _velocity: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def sales_columns(self, gtins: list[str], nodes: NodeView) -> np.ndarray:
         """Recent sales per node x GTIN (GTINs fetched by `get` first), columns cached."""
@@ -261,6 +264,24 @@ class GtinCache:
                 cached = self._columns[g] = (nodes.version, column)
             out[:, j] = cached[1]
         return out
+
+    def velocity(
+        self, gtins: list[str], nodes: NodeView, costs: CostConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`snapshot_velocity` of `gtins` (fetched by `get` first) over `nodes`, memoised per
+        GTIN set while the node view and the GTINs' sales entries stay the same."""
+        prior = costs.new_item_velocity_prior
+        stamps = tuple((g, e[0] if (e := self._entries.get(g)) is not None else -1.0) for g in gtins)
+        key = (nodes.version, prior, stamps)
+        found = self._velocity.get(key)
+        if found is None:
+            if len(self._velocity) >= VELOCITY_MEMO:
+                self._velocity.clear()
+            is_shop = np.array([n.kind is NodeKind.SHOP for n in nodes.nodes], dtype=np.bool_)
+            vel, shape = snapshot_velocity(self.sales_columns(gtins, nodes), is_shop[:, None], costs)
+            vel.flags.writeable = shape.flags.writeable = False  # shared by every snapshot
+            found = self._velocity[key] = (vel, shape)
+        return found
 
     def missing(self, gtins: list[str]) -> list[str]:
         """GTINs of `gtins` not cached or older than `ttl_s` (unknown ones are never cached)."""
@@ -355,14 +376,22 @@ def snapshot_of(
     gtins: list[str],
     avail: np.ndarray,
     confidence: np.ndarray,
-    sales: np.ndarray,
+    sales: np.ndarray | None,
     costs: CostConfig,
     today: date | None = None,
+    *,
+    velocity: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> StockSnapshot:
-    """`build_snapshot` from units already net of reservations and protection (pure)."""
+    """`build_snapshot` from units already net of reservations and protection (pure).
+
+    `velocity`: (velocity, gamma shape) as `snapshot_velocity` gives them for `sales`, when
+    known already (then `sales` is not used)."""
     day = today or datetime.now(UTC).date()
-    is_shop = np.array([node.kind is NodeKind.SHOP for node in nodes], dtype=np.bool_)[:, None]
-    vel, vel_shape = snapshot_velocity(sales, is_shop, costs)
+    if velocity is None:
+        assert sales is not None
+        is_shop = np.array([node.kind is NodeKind.SHOP for node in nodes], dtype=np.bool_)[:, None]
+        velocity = snapshot_velocity(sales, is_shop, costs)
+    vel, vel_shape = velocity
     info = [products[x] for x in gtins]
     to_md = [p.days_to_markdown(day) for p in info]
     has_md = np.array([d is not None for d in to_md], dtype=np.bool_)
