@@ -109,3 +109,30 @@ def test_velocity_is_memoised_per_gtin_set_until_sales_or_nodes_change(pg_migrat
         assert not np.array_equal(cache.velocity([FAST, SLOW], view, costs)[0], vel)
 
     asyncio.run(_run(dsn, body))
+
+
+def test_concurrent_misses_share_one_read_and_a_fresh_read_joins_none(
+    pg_migrated_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = make_chain(pg_migrated_dsn).dsn
+    reads: list[list[str]] = []
+
+    async def counting(conn: Any, gtins: list[str], index: dict[str, int]) -> Any:
+        reads.append(list(gtins))
+        await asyncio.sleep(0)  # let the other requests arrive while this read is in flight
+        return await load_cell_arrays(conn, gtins, index)
+
+    monkeypatch.setattr(cells_mod, "load_cell_arrays", counting)
+
+    async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
+        cache = CellCache(ttl_s=3600)
+        out = await asyncio.gather(
+            cache.arrays(connection, [SLOW], view, 0),
+            cache.arrays(connection, [SLOW, FAST], view, 0),
+            cache.arrays(connection, [SLOW], view, 0, fresh=True),
+        )
+        assert reads == [[SLOW], [FAST], [SLOW]]
+        assert all(_column(a, view) == {"s1": 6, "s2": 3, "w1": 0} for a, _, _ in out)
+        assert [read for _, _, read in out] == [True, True, True]
+
+    asyncio.run(_run(dsn, body))

@@ -11,6 +11,7 @@ miss for up to `CELL_TTL_S`: units arriving, and reservations released by anothe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class CellCache:
         self._columns: dict[str, _Column] = {}
         self._layout: tuple[str, ...] = ()
         self._row: dict[str, int] = {}
+        self._loading: dict[str, asyncio.Future[_Column]] = {}  # reads in flight, per GTIN
 
     def _current(self, g: str, layout: tuple[str, ...], protect: int, now: float) -> _Column | None:
         col = self._columns.get(g)
@@ -77,19 +79,7 @@ class CellCache:
             else:
                 cols[g] = col
         if stale:
-            cells = await load_cell_arrays(await connection(), stale, view.index)
-            is_shop = np.array([n.kind is NodeKind.SHOP for n in view.nodes], dtype=np.bool_)
-            avail = np.maximum(
-                cells.units - cells.reserved - np.where(is_shop, protect, 0)[:, None], 0
-            )
-            at = time.monotonic()
-            if layout != self._layout:
-                self._layout, self._row = layout, dict(view.index)
-            for j, g in enumerate(stale):
-                cols[g] = self._columns[g] = _Column(
-                    at, layout, protect, np.ascontiguousarray(avail[:, j]),
-                    np.ascontiguousarray(cells.confidence[:, j]),
-                )
+            cols.update(await self._load(connection, stale, view, protect, fresh=fresh))
         n = len(view.nodes)
         out_avail = np.empty((n, len(gtins)), dtype=np.int64)
         out_conf = np.empty((n, len(gtins)), dtype=np.float64)
@@ -97,6 +87,60 @@ class CellCache:
             out_avail[:, j] = cols[g].available
             out_conf[:, j] = cols[g].confidence
         return out_avail, out_conf, len(stale) == len(gtins)
+
+    async def _load(
+        self,
+        connection: Callable[[], Awaitable[AsyncConnection[TupleRow]]],
+        gtins: list[str],
+        view: NodeView,
+        protect: int,
+        *,
+        fresh: bool,
+    ) -> dict[str, _Column]:
+        """Columns of `gtins` read now: one query for those no other request is reading already
+        (a `fresh` read joins none: it must start after the caller learnt the stock changed)."""
+        layout = view.ids
+        joined = {g: f for g in gtins if not fresh and (f := self._loading.get(g)) is not None}
+        mine = [g for g in gtins if g not in joined]
+        out: dict[str, _Column] = {}
+        if mine:
+            loop = asyncio.get_running_loop()
+            futures = {g: loop.create_future() for g in mine}
+            for g, f in futures.items():
+                self._loading.setdefault(g, f)
+            try:
+                cells = await load_cell_arrays(await connection(), mine, view.index)
+                is_shop = np.array([n.kind is NodeKind.SHOP for n in view.nodes], dtype=np.bool_)
+                avail = np.maximum(
+                    cells.units - cells.reserved - np.where(is_shop, protect, 0)[:, None], 0
+                )
+                at = time.monotonic()
+                if layout != self._layout:
+                    self._layout, self._row = layout, dict(view.index)
+                for j, g in enumerate(mine):
+                    out[g] = self._columns[g] = _Column(
+                        at, layout, protect, np.ascontiguousarray(avail[:, j]),
+                        np.ascontiguousarray(cells.confidence[:, j]),
+                    )
+            finally:
+                for g, f in futures.items():
+                    if self._loading.get(g) is f:
+                        del self._loading[g]
+                    if g in out:
+                        f.set_result(out[g])
+                    else:
+                        f.cancel()
+        for g, f in joined.items():
+            try:
+                col: _Column | None = await asyncio.shield(f)
+            except asyncio.CancelledError:
+                if not f.cancelled():
+                    raise  # this request was cancelled, not the read it joined
+                col = None  # that read failed: read it ourselves
+            if col is None or col.layout != layout or col.protect != protect:
+                col = (await self._load(connection, [g], view, protect, fresh=True))[g]
+            out[g] = col
+        return out
 
     def apply(self, cells: list[CellAvailability]) -> None:
         """Availability counted by a reservation batch (exact as of that batch)."""
