@@ -13,7 +13,11 @@ CPU per request is read from /proc over the measured window (after the warm-up):
 process tree (uvicorn master + workers), PostgreSQL's (postmaster + backends) and this process
 (the load generator); `cpu_ms_per_request` divides each by the requests answered in the window.
 `worker_connections` is how the keep-alive connections were split across the uvicorn workers
-(sampled mid-run), `worker_cpu_share` each worker's share of the API CPU.
+(sampled mid-run), `worker_cpu_share` each worker's share of the API CPU. `other_processes` is the
+CPU everything else on the machine used in the window (the machine is shared: figures taken while
+it is high are not comparable), beside the 1-minute load average before and after.
+`reserve_batches` is the group commit seen in the API's /metrics: PostgreSQL reservation calls
+and the mean requests per call.
 """
 
 from __future__ import annotations
@@ -172,14 +176,27 @@ async def _connection(port: int, make: Callable[[], bytes], until: float, warm: 
         writer.close()
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (every process, ours or not) since boot."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    guest = sum(fields[8:10]) if len(fields) > 9 else 0  # already counted in user and nice
+    return (sum(fields) - idle - guest) / float(os.sysconf("SC_CLK_TCK"))
+
+
 class _Usage:
-    """CPU seconds of the server tree (per process), PostgreSQL and this process, at one time."""
+    """CPU seconds of the server tree (per process), PostgreSQL, this process and the whole
+    machine, at one time."""
 
     def __init__(self, server_root: int, pg_root: int | None) -> None:
         self.server = proc_stats.tree_cpu_s(server_root)
         self.pg = sum(proc_stats.tree_cpu_s(pg_root).values()) if pg_root is not None else 0.0
         t = os.times()
         self.loadgen = t.user + t.system
+        self.machine = _machine_busy_s()
 
 
 class _Probe:
@@ -212,11 +229,15 @@ class _Probe:
              and (self.split.get(pid, 0) or per_pid[pid] > 0.05)),
         )
         pg, loadgen = b.pg - a.pg, b.loadgen - a.loadgen
+        # Everything else the machine ran meanwhile (another engineer's jobs, the kernel): the
+        # share of the cores this run did not get.
+        others = max(b.machine - a.machine - server - pg - loadgen, 0.0)
         n = max(requests, 1)
         return {
             "cpu_pct": {"server": round(100 * server / seconds, 1),
                         "postgres": round(100 * pg / seconds, 1),
-                        "load_generator": round(100 * loadgen / seconds, 1)},
+                        "load_generator": round(100 * loadgen / seconds, 1),
+                        "other_processes": round(100 * others / seconds, 1)},
             "cpu_ms_per_request": {
                 "server": round(1000 * server / n, 3),
                 "postgres": round(1000 * pg / n, 3),
@@ -293,6 +314,20 @@ def _postmaster_pid(pg: PostgresServer) -> int | None:
         return None
 
 
+def _batch_sizes(port: int) -> dict[str, float]:
+    """Group commit as the API's /metrics saw it (whole run, warm-up included): PostgreSQL
+    calls and the mean allocate-and-reserve requests per call."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("shelfsight_reserve_batch_size_sum", "shelfsight_reserve_batch_size_count"):
+            found[name.rsplit("_", 1)[1]] = float(value)
+    calls = found.get("count", 0.0)
+    return {"calls": calls, "mean_size": round(found.get("sum", 0.0) / calls, 2) if calls else 0.0}
+
+
 # -- the run ----------------------------------------------------------------------------------
 def _allocation_requests(
     token: str, gtins: list[str], contended: str, rng: random.Random
@@ -349,10 +384,12 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         api = _serve([cli, "api", "serve", "--config", str(config), "--workers", "2"], env,
                      api_port, "/readyz")
+        load_before = os.getloadavg()
         try:
             make = _allocation_requests(key.token, gtins, contended, rng)
             probe = _Probe(api.pid, _postmaster_pid(pg), api_port)
             st = asyncio.run(_drive(api_port, make, seconds, connections, probe))
+            batches = _batch_sizes(api_port)
         finally:
             _stop(api)
         trivial = _serve(
@@ -367,6 +404,7 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
             tst = asyncio.run(_drive(trivial_port, lambda: request, seconds, connections, tprobe))
         finally:
             _stop(trivial)
+        load_after = os.getloadavg()
         sold_over = oversold(dsn)
         with psycopg.connect(dsn) as conn:
             row = conn.execute(
@@ -391,6 +429,8 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         "trivial_errors": tst.transport_errors + sum(n for s, n in tst.statuses.items() if s != 200),
         "rps_vs_trivial": round(api_summary["rps"] / trivial_summary["rps"], 3)
         if trivial_summary["rps"] else None,
+        "reserve_batches": batches,
+        "load_avg_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "usage": probe.report(len(st.latencies), seconds),
         "trivial_usage": tprobe.report(len(tst.latencies), seconds),
         "setup": {"shops": SHOPS, "warehouses": WAREHOUSES, "gtins": GTINS + 1,
