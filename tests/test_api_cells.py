@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import numpy as np
@@ -49,19 +50,24 @@ def test_columns_are_read_once_then_served_and_updated_by_batches(
 
     async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
         cache = CellCache(ttl_s=3600)
-        avail, conf, read = await cache.arrays(connection, [SLOW, FAST], view, 0)
-        assert read and _column(avail, view) == {"s1": 6, "s2": 3, "w1": 0}
-        assert _column(avail, view, 1) == {"s1": 2, "s2": 5, "w1": 50}
-        assert conf[0, 0] == pytest.approx(0.95)
-        avail, _, read = await cache.arrays(connection, [FAST], view, 0)
-        assert not read and reads == [[SLOW, FAST]] and opened == [1]
+        before = time.monotonic()
+        cells = await cache.arrays(connection, [SLOW, FAST], view, 0)
+        assert cells.read_at >= before and _column(cells.available, view) == {"s1": 6, "s2": 3, "w1": 0}
+        assert _column(cells.available, view, 1) == {"s1": 2, "s2": 5, "w1": 50}
+        assert cells.confidence[0, 0] == pytest.approx(0.95)
+        again = await cache.arrays(connection, [FAST], view, 0)
+        assert again.read_at == cells.read_at and reads == [[SLOW, FAST]] and opened == [1]
         cache.apply([CellAvailability("s2", FAST, 1), CellAvailability("nowhere", FAST, 9)])
-        avail, _, _ = await cache.arrays(connection, [FAST], view, 0)
-        assert _column(avail, view) == {"s1": 2, "s2": 1, "w1": 50}
-        # Protection units change the column: read again. So does `fresh`, and a lapsed TTL.
-        avail, _, read = await cache.arrays(connection, [SLOW], view, 1)
-        assert read and _column(avail, view) == {"s1": 5, "s2": 2, "w1": 0}
-        await cache.arrays(connection, [FAST], view, 0, fresh=True)
+        assert _column((await cache.arrays(connection, [FAST], view, 0)).available, view) == {
+            "s1": 2, "s2": 1, "w1": 50}
+        # Read again: for other protection units; when asked for a read sent since a later time;
+        # and once the TTL lapsed.
+        protected = await cache.arrays(connection, [SLOW], view, 1)
+        assert _column(protected.available, view) == {"s1": 5, "s2": 2, "w1": 0}
+        await cache.arrays(connection, [FAST], view, 0, since=cells.read_at)  # still that read
+        assert reads == [[SLOW, FAST], [SLOW]]
+        later = time.monotonic()
+        assert (await cache.arrays(connection, [FAST], view, 0, since=later)).read_at >= later
         cache.ttl_s = -1.0
         await cache.arrays(connection, [SLOW], view, 1)
         assert reads == [[SLOW, FAST], [SLOW], [FAST], [SLOW]]
@@ -74,16 +80,16 @@ def test_a_changed_node_layout_is_read_again(pg_migrated_dsn: str) -> None:
 
     async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
         cache = CellCache(ttl_s=3600)
-        await cache.arrays(connection, [SLOW], view, 0)
+        first = await cache.arrays(connection, [SLOW], view, 0)
         await conn.execute("INSERT INTO stores VALUES ('s0', 'Bonn', 'shop', 50.7, 7.1, 100)")
         nodes = NodeCache()
         wider = await nodes.view(conn)
-        avail, _, read = await cache.arrays(connection, [SLOW], wider, 0)
-        assert read and _column(avail, wider) == {"s0": 0, "s1": 6, "s2": 3, "w1": 0}
+        cells = await cache.arrays(connection, [SLOW], wider, 0)
+        assert cells.read_at > first.read_at and opened == [1, 1]
+        assert _column(cells.available, wider) == {"s0": 0, "s1": 6, "s2": 3, "w1": 0}
         # Cells of the new layout are what a batch updates now.
         cache.apply([CellAvailability("s1", SLOW, 4)])
-        avail, _, _ = await cache.arrays(connection, [SLOW], wider, 0)
-        assert _column(avail, wider)["s1"] == 4
+        assert _column((await cache.arrays(connection, [SLOW], wider, 0)).available, wider)["s1"] == 4
 
     asyncio.run(_run(dsn, body))
 
@@ -111,7 +117,7 @@ def test_velocity_is_memoised_per_gtin_set_until_sales_or_nodes_change(pg_migrat
     asyncio.run(_run(dsn, body))
 
 
-def test_concurrent_misses_share_one_read_and_a_fresh_read_joins_none(
+def test_concurrent_misses_share_one_read_unless_a_later_one_is_asked_for(
     pg_migrated_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dsn = make_chain(pg_migrated_dsn).dsn
@@ -126,13 +132,19 @@ def test_concurrent_misses_share_one_read_and_a_fresh_read_joins_none(
 
     async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
         cache = CellCache(ttl_s=3600)
+        arrived = time.monotonic()
+
+        async def after_now() -> Any:  # a read sent before this call does not do
+            return await cache.arrays(connection, [SLOW], view, 0, since=time.monotonic())
+
         out = await asyncio.gather(
-            cache.arrays(connection, [SLOW], view, 0),
-            cache.arrays(connection, [SLOW, FAST], view, 0),
-            cache.arrays(connection, [SLOW], view, 0, fresh=True),
+            cache.arrays(connection, [SLOW], view, 0),  # reads SLOW
+            cache.arrays(connection, [SLOW, FAST], view, 0),  # joins that read, reads FAST
+            cache.arrays(connection, [SLOW], view, 0, since=arrived),  # joins: sent since
+            after_now(),  # reads SLOW itself
         )
         assert reads == [[SLOW], [FAST], [SLOW]]
-        assert all(_column(a, view) == {"s1": 6, "s2": 3, "w1": 0} for a, _, _ in out)
-        assert [read for _, _, read in out] == [True, True, True]
+        assert all(_column(c.available, view) == {"s1": 6, "s2": 3, "w1": 0} for c in out)
+        assert all(c.read_at >= arrived for c in out) and out[3].read_at > out[0].read_at
 
     asyncio.run(_run(dsn, body))

@@ -30,11 +30,24 @@ CELL_TTL_S = 1.0
 
 @dataclass
 class _Column:
-    at: float
+    at: float  # time.monotonic() when the query that read it was sent
     layout: tuple[str, ...]  # node ids of the view the rows follow
     protect: int
     available: np.ndarray[Any, np.dtype[np.int64]]  # (N,) units - reserved (- protect at shops), >= 0
     confidence: np.ndarray[Any, np.dtype[np.float64]]  # (N,)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """(N, G) available units and confidence in a view's node order; `read_at`: when the
+    oldest of its columns was read from PostgreSQL (time.monotonic(), query sent)."""
+
+    available: np.ndarray[Any, np.dtype[np.int64]]
+    confidence: np.ndarray[Any, np.dtype[np.float64]]
+    read_at: float
+
+
+Connect = Callable[[], Awaitable[AsyncConnection[TupleRow]]]
 
 
 class CellCache:
@@ -45,86 +58,90 @@ class CellCache:
         self._columns: dict[str, _Column] = {}
         self._layout: tuple[str, ...] = ()
         self._row: dict[str, int] = {}
-        self._loading: dict[str, asyncio.Future[_Column]] = {}  # reads in flight, per GTIN
+        # Reads in flight per GTIN: when sent, and the column they will give.
+        self._loading: dict[str, tuple[float, asyncio.Future[_Column]]] = {}
 
-    def _current(self, g: str, layout: tuple[str, ...], protect: int, now: float) -> _Column | None:
-        col = self._columns.get(g)
-        if col is None or now - col.at > self.ttl_s or col.layout != layout or col.protect != protect:
-            return None
-        return col
+    def _usable(
+        self, col: _Column | None, layout: tuple[str, ...], protect: int, since: float | None
+    ) -> bool:
+        if col is None or col.layout != layout or col.protect != protect:
+            return False
+        return time.monotonic() - col.at <= self.ttl_s if since is None else col.at >= since
 
     async def arrays(
         self,
-        connection: Callable[[], Awaitable[AsyncConnection[TupleRow]]],
+        connection: Connect,
         gtins: list[str],
         view: NodeView,
         protect: int,
         *,
-        fresh: bool = False,
-    ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.float64]], bool]:
-        """(N, G) available units and confidence of `gtins` in `view`'s node order, and whether
-        all of them were read from PostgreSQL just now.
+        since: float | None = None,
+    ) -> Cells:
+        """The cells of `gtins` in `view`'s node order.
 
-        Columns missing, older than `ttl_s`, of another node layout or protection (or all of
-        them when `fresh`) are read with one query on `connection()` first.
+        A column is used as cached while younger than `ttl_s` (for its node layout and
+        protection); with `since`, only if its read was sent at or after `since` (a time.monotonic()
+        value). The others come from a read already in flight that qualifies, else from one query
+        on `connection()`.
         """
-        now = time.monotonic()
         layout = view.ids
         cols: dict[str, _Column] = {}
         stale: list[str] = []
         for g in gtins:
-            col = None if fresh else self._current(g, layout, protect, now)
-            if col is None:
-                stale.append(g)
-            else:
+            col = self._columns.get(g)
+            if col is not None and self._usable(col, layout, protect, since):
                 cols[g] = col
+            else:
+                stale.append(g)
         if stale:
-            cols.update(await self._load(connection, stale, view, protect, fresh=fresh))
+            cols.update(await self._load(connection, stale, view, protect, since))
         n = len(view.nodes)
         out_avail = np.empty((n, len(gtins)), dtype=np.int64)
         out_conf = np.empty((n, len(gtins)), dtype=np.float64)
         for j, g in enumerate(gtins):
             out_avail[:, j] = cols[g].available
             out_conf[:, j] = cols[g].confidence
-        return out_avail, out_conf, len(stale) == len(gtins)
+        return Cells(out_avail, out_conf, min(c.at for c in cols.values()) if cols else 0.0)
 
     async def _load(
-        self,
-        connection: Callable[[], Awaitable[AsyncConnection[TupleRow]]],
-        gtins: list[str],
-        view: NodeView,
-        protect: int,
-        *,
-        fresh: bool,
+        self, connection: Connect, gtins: list[str], view: NodeView, protect: int, since: float | None
     ) -> dict[str, _Column]:
-        """Columns of `gtins` read now: one query for those no other request is reading already
-        (a `fresh` read joins none: it must start after the caller learnt the stock changed)."""
+        """Columns of `gtins` from PostgreSQL: joining a read of a GTIN already in flight (when
+        sent at or after `since`), one query for the rest."""
         layout = view.ids
-        joined = {g: f for g in gtins if not fresh and (f := self._loading.get(g)) is not None}
+        joined: dict[str, asyncio.Future[_Column]] = {}
+        for g in gtins:
+            flight = self._loading.get(g)
+            if flight is not None and (since is None or flight[0] >= since):
+                joined[g] = flight[1]
         mine = [g for g in gtins if g not in joined]
         out: dict[str, _Column] = {}
         if mine:
             loop = asyncio.get_running_loop()
             futures = {g: loop.create_future() for g in mine}
+            sent = time.monotonic()
             for g, f in futures.items():
-                self._loading.setdefault(g, f)
+                self._loading[g] = (sent, f)
             try:
                 cells = await load_cell_arrays(await connection(), mine, view.index)
                 is_shop = np.array([n.kind is NodeKind.SHOP for n in view.nodes], dtype=np.bool_)
                 avail = np.maximum(
                     cells.units - cells.reserved - np.where(is_shop, protect, 0)[:, None], 0
                 )
-                at = time.monotonic()
                 if layout != self._layout:
                     self._layout, self._row = layout, dict(view.index)
                 for j, g in enumerate(mine):
-                    out[g] = self._columns[g] = _Column(
-                        at, layout, protect, np.ascontiguousarray(avail[:, j]),
+                    out[g] = _Column(
+                        sent, layout, protect, np.ascontiguousarray(avail[:, j]),
                         np.ascontiguousarray(cells.confidence[:, j]),
                     )
+                    old = self._columns.get(g)
+                    if old is None or old.at <= sent:  # never replace a newer read
+                        self._columns[g] = out[g]
             finally:
                 for g, f in futures.items():
-                    if self._loading.get(g) is f:
+                    flight = self._loading.get(g)
+                    if flight is not None and flight[1] is f:
                         del self._loading[g]
                     if g in out:
                         f.set_result(out[g])
@@ -138,7 +155,7 @@ class CellCache:
                     raise  # this request was cancelled, not the read it joined
                 col = None  # that read failed: read it ourselves
             if col is None or col.layout != layout or col.protect != protect:
-                col = (await self._load(connection, [g], view, protect, fresh=True))[g]
+                col = (await self._load(connection, [g], view, protect, time.monotonic()))[g]
             out[g] = col
         return out
 

@@ -8,6 +8,7 @@ caller then gets a 409 `not-available` problem. Nothing is written unless everyt
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,12 +62,13 @@ def to_order(body: OrderIn) -> Order:
 
 
 async def _snapshot(
-    pool: AsyncConnectionPool, caches: Caches, order: Order, costs: CostConfig, *, fresh: bool
-) -> tuple[StockSnapshot, bool]:
+    pool: AsyncConnectionPool, caches: Caches, order: Order, costs: CostConfig,
+    *, since: float | None = None,
+) -> tuple[StockSnapshot, float]:
     """The order's snapshot from the worker's caches (a connection only for what they miss),
-    and whether its stock cells were all read from PostgreSQL just now.
+    and when its stock cells were read from PostgreSQL (time.monotonic(), the oldest column).
 
-    `fresh`: the stock cells are read from PostgreSQL whatever the cache holds.
+    `since`: only stock cells read at or after that time (see `CellCache.arrays`).
     """
     gtins = [x.gtin for x in order.lines]
     async with LazyConnection(pool) as db:
@@ -92,14 +94,13 @@ async def _snapshot(
                 f"collect_shop {order.collect_shop!r} is not a known shop",
                 [FieldError("collect_shop", "unknown shop", code="unknown_node")],
             )
-        avail, confidence, read = await caches.cells.arrays(
-            db.get, gtins, view, costs.protection_units, fresh=fresh
-        )
+        cells = await caches.cells.arrays(db.get, gtins, view, costs.protection_units, since=since)
     velocity = caches.gtins.velocity(gtins, view, costs)
     snap = stock.snapshot_of(
-        view.nodes, products, gtins, avail, confidence, None, costs, velocity=velocity
+        view.nodes, products, gtins, cells.available, cells.confidence, None, costs,
+        velocity=velocity,
     )
-    return snap, read
+    return snap, cells.read_at
 
 
 def _same_stock(a: StockSnapshot, b: StockSnapshot) -> bool:
@@ -142,16 +143,19 @@ async def allocate(
     statement). A `guard` whose key was used already comes back as `Outcome.REPLAYED` with the
     stored answer in `replay`.
     """
+    arrived = time.monotonic()
     order = to_order(body)
     allocation_id = uuid.uuid4()
+    short_at: float | None = None
     for attempt in range(1, ATTEMPTS + 1):
-        # Attempts after a short cell read the stock afresh; so does a refusal: the cache may
-        # choose among nodes on stock up to a second old, but never refuses on it.
-        snap, read = await _snapshot(pool, caches, order, costs, fresh=attempt > 1)
+        # The cache may steer the choice among nodes on stock up to CELL_TTL_S old. It never
+        # decides a refusal: that takes stock read after the request arrived (as before the
+        # cache); nor a retry after PostgreSQL found a cell short: stock read after that.
+        snap, read_at = await _snapshot(pool, caches, order, costs, since=short_at)
         decision = engine.decide(order, snap, costs, policy)
-        if decision.unfilled and not read:
+        if decision.unfilled and read_at < arrived:
             cached = snap
-            snap, read = await _snapshot(pool, caches, order, costs, fresh=True)
+            snap, read_at = await _snapshot(pool, caches, order, costs, since=arrived)
             if not _same_stock(cached, snap):  # the same inputs would decide the same
                 decision = engine.decide(order, snap, costs, policy)
         if decision.unfilled:
@@ -198,6 +202,7 @@ async def allocate(
             async with idempotency.connection(pool) as conn:
                 replayed = await guard.replay(conn)
             return AllocationResult(b"", Outcome.REPLAYED, attempt, replayed)
+        short_at = time.monotonic()
         log.debug("order %s attempt %d short at %s", order.id, attempt, done.shortages)
     raise ProblemError(
         409,
