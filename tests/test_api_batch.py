@@ -18,7 +18,8 @@ from api_fixtures import FAST, SLOW, THIN, make_chain
 from psycopg_pool import AsyncConnectionPool
 
 from allocator.api import batcher as batch_mod
-from allocator.api.batcher import CellAvailability, Pending, ReserveBatcher, call_batch
+from allocator.api.batcher import Answer, CellAvailability, Pending, ReserveBatcher, call_batch
+from allocator.api.idempotency import Guard
 from allocator.api.problems import ProblemError, ProblemType
 from allocator.api.reservations import AttemptOutcome, KeyRow
 from allocator.decision import Assignment, CostBreakdown, Decision
@@ -164,3 +165,52 @@ def test_a_failed_call_is_retried_request_by_request(
 
     assert asyncio.run(run()) == [AttemptOutcome.RESERVED, AttemptOutcome.SHORT, "ProblemError"]
     assert rows(dsn, "SELECT idem_key FROM idempotency_keys") == [("f1",)]
+
+
+def answer(key: str, body: bytes = b'{"status": 409}') -> Answer:
+    guard = Guard("kid", key, "POST", "/v1/allocations", b"h" * 32)
+    return Answer(guard, 409, "application/problem+json", body)
+
+
+def test_refusals_are_recorded_in_the_same_call(pg_migrated_dsn: str) -> None:
+    dsn = make_chain(pg_migrated_dsn).dsn
+
+    async def run() -> batch_mod.BatchResult:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            return await call_batch(
+                conn, 0, [pending("r-1", ("s1", SLOW, 1), key="k1")],
+                [answer("k1"), answer("k9", b"first"), answer("k9", b"second")],
+            )
+
+    result = asyncio.run(run())
+    # The reservation goes first: its key row stands, the refusal under that key replays it.
+    assert result.outcome[1:] == ["reserved", "replay", "recorded", "replay"]
+    assert result.attempt(3, "").outcome is AttemptOutcome.RECORDED
+    assert rows(dsn, "SELECT idem_key, status, body FROM idempotency_keys ORDER BY 1") == [
+        ("k1", 201, b'{"order": "r-1"}'), ("k9", 409, b"first")
+    ]
+
+
+def test_the_batcher_records_refusals_and_retries_them_alone_when_a_call_fails(
+    pg_migrated_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = make_chain(pg_migrated_dsn).dsn
+    sizes: list[int] = []
+
+    async def run() -> list[AttemptOutcome]:
+        async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False,
+                                       kwargs={"autocommit": True}) as pool:
+            b = ReserveBatcher(pool, 0, on_batch=sizes.append)
+            first = await asyncio.gather(b.record(answer("a1")), b.reserve(pending("a-2", ("s2", SLOW, 1))))
+
+            async def broken(*_: object) -> batch_mod.BatchResult:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+            monkeypatch.setattr(batch_mod, "call_batch", broken)
+            second = await asyncio.gather(b.record(answer("a1")), b.record(answer("a3")))
+        return [a.outcome for a in (*first, *second)]
+
+    assert asyncio.run(run()) == [AttemptOutcome.RECORDED, AttemptOutcome.RESERVED,
+                                  AttemptOutcome.REPLAY, AttemptOutcome.RECORDED]
+    assert sizes == [1]  # reservations per call: the answers are not counted
+    assert rows(dsn, "SELECT idem_key FROM idempotency_keys ORDER BY 1") == [("a1",), ("a3",)]

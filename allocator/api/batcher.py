@@ -50,10 +50,14 @@ _TYPES = (
     "bytea[]", "int[]", "text[]", "bytea[]", "int[]", "text[]", "text[]", "int[]", "int[]", "int[]",
     "text[]", "text[]", "int[]",
 )
-_BATCH_SQL = (
-    "SELECT req, outcome, node_id, gtin, wanted, available, info FROM shelfsight_allocate_batch("
-    + ", ".join(f"%b::{t}" for t in _TYPES) + ")"
-)
+_COLUMNS = "SELECT req, outcome, node_id, gtin, wanted, available, info FROM "
+_ALLOCATE = "shelfsight_allocate_batch(" + ", ".join(f"%b::{t}" for t in _TYPES) + ")"
+_RECORD_TYPES = ("int", "text[]", "text[]", "text[]", "text[]", "bytea[]", "int[]", "text[]", "bytea[]")
+_RECORD = "shelfsight_record_answers(" + ", ".join(f"%b::{t}" for t in _RECORD_TYPES) + ")"
+_BATCH_SQL = _COLUMNS + _ALLOCATE
+_RECORD_SQL = _COLUMNS + _RECORD
+# One statement, one transaction: the reservations first, then the refusals' answers.
+_BOTH_SQL = f"{_COLUMNS}{_ALLOCATE} UNION ALL {_COLUMNS}{_RECORD}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,16 @@ class Pending:
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """A refusal to store under its Idempotency-Key (as `idempotency.record_answer` does)."""
+
+    guard: idempotency.Guard
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class CellAvailability:
     node_id: str
     gtin: str
@@ -78,7 +92,7 @@ class CellAvailability:
 
 
 CellsCallback = Callable[[list[CellAvailability]], None]
-_Waiter = tuple[Pending, "asyncio.Future[Attempt]"]
+_Waiter = tuple[Pending | Answer, "asyncio.Future[Attempt]"]
 
 
 def batch_params(protect: int, items: list[Pending]) -> tuple[Any, ...]:
@@ -128,6 +142,16 @@ def batch_params(protect: int, items: list[Pending]) -> tuple[Any, ...]:
     )
 
 
+def record_params(offset: int, answers: list[Answer]) -> tuple[Any, ...]:
+    """The parameters of `shelfsight_record_answers` (request offset + i is answers[i-1])."""
+    g = [a.guard for a in answers]
+    return (
+        offset, [x.api_key_id for x in g], [x.key for x in g], [x.method for x in g],
+        [x.path for x in g], [x.digest for x in g], [a.status for a in answers],
+        [a.content_type for a in answers], [a.body for a in answers],
+    )
+
+
 class BatchResult:
     """The rows of one batch call, split per request (1-based) and the cells' availability."""
 
@@ -154,17 +178,27 @@ class BatchResult:
             return Attempt(AttemptOutcome.REPLAY, [])
         if outcome == "short":
             return Attempt(AttemptOutcome.SHORT, self.short[i])
+        if outcome == "recorded":
+            return Attempt(AttemptOutcome.RECORDED, [])
         if outcome == "order_open":
             raise reservations.order_open(order_id, str(self.info[i]))
         raise RuntimeError(f"shelfsight_allocate_batch: no outcome for request {i}")
 
 
 async def call_batch(
-    conn: AsyncConnection[TupleRow], protect: int, items: list[Pending]
+    conn: AsyncConnection[TupleRow], protect: int, items: list[Pending],
+    answers: list[Answer] | None = None,
 ) -> BatchResult:
-    """One `shelfsight_allocate_batch` call on an autocommit connection."""
-    cur = await conn.execute(_BATCH_SQL, batch_params(protect, items))
-    return BatchResult(await cur.fetchall(), len(items))
+    """One statement on an autocommit connection: `shelfsight_allocate_batch` for `items`
+    (requests 1..n) and `shelfsight_record_answers` for `answers` (requests n+1..)."""
+    n = len(items)
+    if not answers:
+        cur = await conn.execute(_BATCH_SQL, batch_params(protect, items))
+    elif not items:
+        cur = await conn.execute(_RECORD_SQL, record_params(0, answers))
+    else:
+        cur = await conn.execute(_BOTH_SQL, batch_params(protect, items) + record_params(n, answers))
+    return BatchResult(await cur.fetchall(), n + len(answers or []))
 
 
 class ReserveBatcher:
@@ -189,6 +223,14 @@ class ReserveBatcher:
 
     async def reserve(self, item: Pending) -> Attempt:
         """Reserve `item` in the next batch; its outcome, or the problem a single call raises."""
+        return await self._enqueue(item)
+
+    async def record(self, answer: Answer) -> Attempt:
+        """Store a refusal under its key in the next batch: RECORDED, or REPLAY when the key
+        had an answer already (read it with `Guard.replay`)."""
+        return await self._enqueue(answer)
+
+    async def _enqueue(self, item: Pending | Answer) -> Attempt:
         future: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._drainer is None:
@@ -216,11 +258,15 @@ class ReserveBatcher:
                     future.set_exception(RuntimeError("reservation batcher stopped"))
             self._waiting.clear()
 
-    async def _run(self, batch: list[_Waiter]) -> None:
-        items = [item for item, _ in batch]
+    async def _run(self, waiting: list[_Waiter]) -> None:
+        # Reservations first (requests 1..n), then answers: the order of the call's results.
+        batch = [w for w in waiting if isinstance(w[0], Pending)]
+        batch += [w for w in waiting if isinstance(w[0], Answer)]
+        items = [item for item, _ in batch if isinstance(item, Pending)]
+        answers = [item for item, _ in batch if isinstance(item, Answer)]
         try:
             async with idempotency.connection(self.pool) as conn:
-                result = await call_batch(conn, self.protect, items)
+                result = await call_batch(conn, self.protect, items, answers)
         except (psycopg.Error, OSError) as exc:
             log.warning("reservation batch of %d failed (%s): each request on its own", len(items), exc)
             await self._one_by_one(batch)
@@ -230,7 +276,7 @@ class ReserveBatcher:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
             raise
-        if self.on_batch is not None:
+        if self.on_batch is not None and items:
             self.on_batch(len(items))
         if self.on_cells is not None and result.cells:
             self.on_cells(result.cells)
@@ -238,7 +284,8 @@ class ReserveBatcher:
             if future.done():
                 continue
             try:
-                future.set_result(result.attempt(i, item.order.id))
+                order_id = item.order.id if isinstance(item, Pending) else ""
+                future.set_result(result.attempt(i, order_id))
             except Exception as exc:
                 future.set_exception(exc)
 
@@ -246,13 +293,23 @@ class ReserveBatcher:
         for item, future in batch:
             try:
                 async with idempotency.connection(self.pool) as conn:
-                    attempt = await reservations.allocate_once(
-                        conn, item.allocation_id, item.order, item.decision, item.decision_json,
-                        item.created_at, item.expires_at, self.protect, item.key, item.answer,
-                    )
+                    attempt = await _single(conn, self.protect, item)
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
                 continue
             if not future.done():
                 future.set_result(attempt)
+
+
+async def _single(conn: AsyncConnection[TupleRow], protect: int, item: Pending | Answer) -> Attempt:
+    """`item` on its own: `shelfsight_allocate_keyed`, or one key row insert."""
+    if isinstance(item, Answer):
+        stored = await idempotency.insert_answer(
+            conn, item.guard, item.status, item.content_type, item.body
+        )
+        return Attempt(AttemptOutcome.RECORDED if stored else AttemptOutcome.REPLAY, [])
+    return await reservations.allocate_once(
+        conn, item.allocation_id, item.order, item.decision, item.decision_json,
+        item.created_at, item.expires_at, protect, item.key, item.answer,
+    )

@@ -173,11 +173,10 @@ class Guard:
         return await replay(conn, self.api_key_id, self.key, self.digest)
 
 
-async def record_answer(
+async def insert_answer(
     conn: AsyncConnection[TupleRow], guard: Guard, status: int, media: str, content: bytes
-) -> Response | None:
-    """Store an answer under the key in one statement (autocommit): None when stored, else the
-    answer stored first (a replay)."""
+) -> bool:
+    """Store an answer under the key in one statement (autocommit); False when the key had one."""
     cur = await conn.execute(
         "INSERT INTO idempotency_keys (api_key_id, idem_key, method, path, request_hash,"
         " status, content_type, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
@@ -185,7 +184,15 @@ async def record_answer(
         (guard.api_key_id, guard.key, guard.method, guard.path, guard.digest, status, media,
          content),
     )
-    if await cur.fetchone() is None:
+    return await cur.fetchone() is not None
+
+
+async def record_answer(
+    conn: AsyncConnection[TupleRow], guard: Guard, status: int, media: str, content: bytes
+) -> Response | None:
+    """Store an answer under the key in one statement (autocommit): None when stored, else the
+    answer stored first (a replay)."""
+    if not await insert_answer(conn, guard, status, media, content):
         return await guard.replay(conn)
     return None
 

@@ -49,6 +49,7 @@ class AttemptOutcome(StrEnum):
     RESERVED = "reserved"
     SHORT = "short"
     REPLAY = "replay"  # the Idempotency-Key was used already: answer with what it stored
+    RECORDED = "recorded"  # a refusal's answer stored under its Idempotency-Key
 
 
 @dataclass(frozen=True)

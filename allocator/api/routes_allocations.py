@@ -9,11 +9,14 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
+from psycopg_pool import AsyncConnectionPool
 
 from allocator.api import idempotency, picks, reservations, service
 from allocator.api.auth import Principal
+from allocator.api.batcher import Answer, ReserveBatcher
 from allocator.api.deps import ApiState, Caller, Pool, State, pool_of, state_of
-from allocator.api.problems import ProblemError, ProblemType
+from allocator.api.problems import MEDIA_TYPE, ProblemError, ProblemType
+from allocator.api.reservations import AttemptOutcome
 from allocator.api.responses import problems
 from allocator.api.schemas import AllocationOut, OrderIn, PickIn, PickOut
 
@@ -80,8 +83,10 @@ async def allocate_order(
         metrics.allocations.labels("not_available" if problem.status == 409 else "invalid").inc()
         if guard is None:
             raise
-        async with idempotency.connection(pool) as conn:
-            return await idempotency.record_problem(conn, guard, problem, path)
+        if state.batcher is None or problem.type is ProblemType.IDEMPOTENCY_KEY_REUSED:
+            async with idempotency.connection(pool) as conn:
+                return await idempotency.record_problem(conn, guard, problem, path)
+        return await _record_refusal(state.batcher, pool, guard, problem, path)
     finally:
         metrics.allocation_seconds.labels("true" if dry_run else "false").observe(
             time.perf_counter() - start
@@ -90,6 +95,19 @@ async def allocate_order(
     if result.replay is not None:
         return result.replay
     return Response(result.content, status_code=200 if dry_run else 201, media_type=idempotency.JSON)
+
+
+async def _record_refusal(
+    batcher: ReserveBatcher, pool: AsyncConnectionPool, guard: idempotency.Guard,
+    problem: ProblemError, path: str,
+) -> Response:
+    """`idempotency.record_problem` group-committed: the refusal goes in the next batch."""
+    content = problem.render(path)
+    done = await batcher.record(Answer(guard, problem.status, MEDIA_TYPE, content))
+    if done.outcome is AttemptOutcome.REPLAY:  # a concurrent first request answered first
+        async with idempotency.connection(pool) as conn:
+            return await guard.replay(conn)
+    return Response(content, status_code=problem.status, media_type=MEDIA_TYPE)
 
 
 async def _authorize_allocation(conn: Any, caller: Any, allocation_id: uuid.UUID) -> None:
