@@ -139,6 +139,7 @@ def oversold(dsn: str) -> int:
 class _Stats:
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.by_status: dict[int, list[float]] = {}
         self.statuses: Counter[int] = Counter()
         self.transport_errors = 0
 
@@ -180,7 +181,9 @@ async def _connection(
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
             if now >= warm:
-                st.latencies.append(time.perf_counter() - now)
+                took = time.perf_counter() - now
+                st.latencies.append(took)
+                st.by_status.setdefault(status, []).append(took)
                 st.statuses[status] += 1
     finally:
         writer.close()
@@ -431,6 +434,10 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         **api_summary,
         "errors": st.transport_errors + sum(n for s, n in st.statuses.items() if s not in ok),
         "statuses": {str(k): v for k, v in sorted(st.statuses.items())},
+        "p50_p99_ms_by_status": {
+            str(k): [round(float(np.percentile(np.asarray(v) * 1000.0, q)), 2) for q in (50, 99)]
+            for k, v in sorted(st.by_status.items())
+        },
         "reserved_rows": int(row[0]) if row else 0,
         "reserved_units": int(row[1]) if row else 0,
         "oversold": sold_over,
