@@ -10,7 +10,9 @@
   (`velocity()`, for one shop's own listing, keeps the simple `PRIOR_DAYS` shrinkage.)
 * Per GTIN from `products`: price, cost, markdown date and price, salvage value.
 Nodes (the `stores` table) and today's picks per node are cached for `NODES_TTL_S` seconds,
-products and sales per GTIN for `GTIN_TTL_S`; units and reservations are read per request.
+products and sales per GTIN for `GTIN_TTL_S`; units net of reservations per node x GTIN are read by
+`load_cell_arrays`, which the allocation path calls through the per-worker cache of
+`allocator.api.cells` (at most a second old, never for a refusal).
 """
 
 from __future__ import annotations
