@@ -76,7 +76,11 @@ class BidPriceCache:
         self, costs: CostConfig, *, ttl_s: float = DEFAULT_TTL_S, max_age_s: float | None = None,
         max_gtins: int = 20_000, clock: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
+        on_lookup: Callable[[bool], None] | None = None,
+        on_solve: Callable[[str, int], None] | None = None,
     ) -> None:
+        """`on_lookup(hit)` after each `attach`; `on_solve("solved" | "failed", gtins)` after
+        each LP (metrics hooks; called from the request thread and the refresh thread)."""
         if ttl_s <= 0 or max_gtins <= 0:
             raise ValueError("ttl_s and max_gtins must be positive")
         self.costs = costs
@@ -94,6 +98,8 @@ class BidPriceCache:
         self.failed = 0  # LPs that did not solve
         self.attached = 0  # snapshots answered with bid prices
         self.missed = 0  # snapshots answered without (some GTIN had no usable entry)
+        self._on_lookup = on_lookup
+        self._on_solve = on_solve
 
     # ---- the request path -------------------------------------------------------------------
     def attach(self, snap: StockSnapshot) -> StockSnapshot:
@@ -114,7 +120,10 @@ class BidPriceCache:
                     rows.append(entry)
         if stale:
             self._schedule(snap, stale)
-        if len(rows) != snap.n_gtins or not snap.n_gtins:
+        hit = len(rows) == snap.n_gtins and snap.n_gtins > 0
+        if self._on_lookup is not None:
+            self._on_lookup(hit)
+        if not hit:
             self.missed += 1
             return snap
         self.attached += 1
@@ -159,6 +168,8 @@ class BidPriceCache:
             bids = bid_prices(snap, self.costs)
         except BidPriceError as exc:
             self.failed += 1
+            if self._on_solve is not None:
+                self._on_solve("failed", snap.n_gtins)
             logger.warning("bid prices of %d GTINs not refreshed: %s", snap.n_gtins, exc)
             return 0
         now = self._clock()
@@ -170,6 +181,8 @@ class BidPriceCache:
             while len(self._entries) > self.max_gtins:
                 self._entries.popitem(last=False)
             self.solved += snap.n_gtins
+        if self._on_solve is not None:
+            self._on_solve("solved", snap.n_gtins)
         return snap.n_gtins
 
     def __len__(self) -> int:

@@ -37,6 +37,21 @@ class ServerConfig(BaseModel):
     workers: int = Field(1, ge=1, description="uvicorn worker processes.")
 
 
+class BidPriceConfig(BaseModel):
+    """Bid prices of the expected-demand LP in live decisions (`allocator.bidcache`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Blend bid prices into Δ (solved per GTIN, in the background).")
+    ttl_s: float = Field(
+        3600.0, gt=0, description="Re-solve a GTIN's bid prices when they are older than this."
+    )
+    max_age_s: float = Field(
+        7200.0, gt=0, description="Never use bid prices older than this (decide on Δ alone)."
+    )
+    max_gtins: int = Field(20_000, gt=0, description="GTINs whose bid prices each worker keeps.")
+
+
 class ReservationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

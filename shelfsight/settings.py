@@ -18,7 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from allocator.config import CostConfig, ReservationConfig, ServerConfig
+from allocator.config import BidPriceConfig, CostConfig, ReservationConfig, ServerConfig
 from gateway.config import (
     CleaningConfig,
     GatewayConfig,
@@ -145,6 +145,7 @@ class ApiSettings(_Settings):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     costs: CostConfig = Field(default_factory=CostConfig)
     reservations: ReservationConfig = Field(default_factory=ReservationConfig)
+    bid_prices: BidPriceConfig = Field(default_factory=BidPriceConfig)
 
 
 KINDS: dict[str, type[_Settings]] = {

@@ -23,6 +23,7 @@ from allocator.api.metrics import build_metrics
 from allocator.api.routes_allocations import router as allocations_router
 from allocator.api.routes_ops import router as ops_router
 from allocator.api.routes_stock import router as stock_router
+from allocator.bidcache import BidPriceCache
 from allocator.dashboard import mount_dashboard
 from shelfsight.settings import ApiSettings
 
@@ -84,12 +85,24 @@ def create_app(
             state.pool, settings.costs.protection_units,
             on_batch=state.metrics.reserve_batch.observe, on_cells=state.caches.cells.apply,
         )
+        bids = settings.bid_prices
+        if bids.enabled:
+            state.caches.bids = BidPriceCache(
+                settings.costs, ttl_s=bids.ttl_s, max_age_s=bids.max_age_s,
+                max_gtins=bids.max_gtins,
+                on_lookup=lambda hit: state.metrics.bid_lookups.labels(
+                    "hit" if hit else "miss").inc(),
+                on_solve=lambda outcome, n: state.metrics.bid_solves.labels(outcome).inc(n),
+            )
         task = asyncio.create_task(_sweeper(state.pool, interval), name="shelfsight-sweeper")
         try:
             yield
         finally:
             await state.batcher.close()
             state.batcher = None
+            if state.caches.bids is not None:
+                await asyncio.to_thread(state.caches.bids.close)  # waits for a running LP
+                state.caches.bids = None
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from allocator.api.cells import CellCache
 from allocator.api.stock import GtinCache, NodeCache
+from allocator.bidcache import BidPriceCache
 
 
 @dataclass
@@ -13,3 +14,4 @@ class Caches:
     nodes: NodeCache = field(default_factory=NodeCache)
     gtins: GtinCache = field(default_factory=GtinCache)
     cells: CellCache = field(default_factory=CellCache)
+    bids: BidPriceCache | None = None  # set by the app's lifespan when bid prices are enabled

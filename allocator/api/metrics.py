@@ -27,6 +27,8 @@ class ApiMetrics:
     allocations: Counter
     picks: Counter
     reserve_batch: Histogram
+    bid_lookups: Counter
+    bid_solves: Counter
 
     def render(self) -> bytes:
         if self.registry is not None:
@@ -62,6 +64,18 @@ def build_metrics() -> ApiMetrics:
             "shelfsight_reserve_batch_size",
             "Allocate-and-reserve requests per group-committed PostgreSQL call.",
             buckets=BATCH_BUCKETS,
+            registry=registry,
+        ),
+        bid_lookups=Counter(
+            "shelfsight_bid_price_lookups",
+            "Decisions by whether fresh bid prices covered every GTIN (hit) or Δ alone ran (miss).",
+            ["outcome"],
+            registry=registry,
+        ),
+        bid_solves=Counter(
+            "shelfsight_bid_price_gtins",
+            "GTINs whose bid prices were re-solved in the background, by outcome (solved, failed).",
+            ["outcome"],
             registry=registry,
         ),
     )

@@ -100,6 +100,8 @@ async def _snapshot(
         view.nodes, products, gtins, cells.available, cells.confidence, None, costs,
         velocity=velocity,
     )
+    if caches.bids is not None:
+        snap = caches.bids.attach(snap)
     return snap, cells.read_at
 
 
