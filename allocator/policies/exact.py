@@ -25,7 +25,6 @@ from math import comb
 
 import numpy as np
 
-from allocator import costs as cm
 from allocator import highs_model
 from allocator.decision import Solver
 from allocator.policies.problem import FloatArray, OrderProblem, Terms
@@ -45,15 +44,7 @@ def marginal_costs(pr: OrderProblem, terms: Terms) -> FloatArray:
     j = np.arange(qmax, dtype=np.float64)
     out: FloatArray = pr.unit_cost(terms)[:, :, None] + np.zeros((1, 1, qmax))
     if terms.opportunity:
-        d = cm.unit_value(
-            pr.units[:, :, None] - j[None, None, :], pr.demand_full[:, :, None],
-            pr.demand_markdown[:, :, None], pr.p_full[None, :, None],
-            pr.p_markdown[None, :, None], pr.p_salvage[None, :, None], known=pr.known,
-            shape=None if pr.shape is None else pr.shape[:, :, None],
-        )
-        floor = pr.delta_floor[:, :, None]
-        d = np.where(pr.delta_flat[:, :, None], floor, np.maximum(d, floor))
-        out = out + np.minimum(d, pr.delta_cap[:, :, None])
+        out = out + pr.delta_table()
     offered = np.minimum(pr.avail, pr.qty[None, :])[:, :, None]
     res: FloatArray = np.where(j[None, None, :] < offered, out, np.inf)
     return res

@@ -92,6 +92,9 @@ class OrderProblem:
     collect: int  # index in K of the click-and-collect shop, -1 if none
     overtime_rate: float
     unknown: tuple[Unfilled, ...] = field(default_factory=tuple)
+    #: Δ of the 1st..Q-th unit of each cell, computed once (`delta_table`); not copied by
+    #: `dataclasses.replace`, so a restricted problem computes its own.
+    _delta_table: FloatArray | None = field(default=None, init=False, repr=False)
 
     @property
     def n_lines(self) -> int:
@@ -115,6 +118,23 @@ class OrderProblem:
             d = self.delta(self.units - j + 1, ...)
             total += np.where((k >= j) & (self.units - j + 1 >= 1), d, 0.0)
         return total
+
+    def delta_table(self) -> FloatArray:
+        """(K, L, Q) Δ of the j-th unit (j = 0..Q-1, Q = the largest line qty) taken from each
+        cell: `delta(units - j)`, shared by the solvers' marginal costs and the breakdowns."""
+        if self._delta_table is None:
+            qmax = int(self.qty.max()) if self.n_lines else 1
+            j = np.arange(qmax, dtype=np.float64)
+            d = cm.unit_value(
+                self.units[:, :, None] - j[None, None, :], self.demand_full[:, :, None],
+                self.demand_markdown[:, :, None], self.p_full[None, :, None],
+                self.p_markdown[None, :, None], self.p_salvage[None, :, None], known=self.known,
+                shape=None if self.shape is None else self.shape[:, :, None],
+            )
+            floor = self.delta_floor[:, :, None]
+            d = np.where(self.delta_flat[:, :, None], floor, np.maximum(d, floor))
+            self._delta_table = np.minimum(d, self.delta_cap[:, :, None])
+        return self._delta_table
 
     def delta(self, q: ArrayLike, sel: Selection) -> FloatArray:
         """Δ of the q-th unit of the cells `self.X[sel]` ((K, L)-indexed), floored by the bid
@@ -163,8 +183,13 @@ class OrderProblem:
 
     def _phi_cells(self, ks: IntArray, ls: IntArray, us: IntArray) -> float:
         """Φ of taking `us` units from the cells (ks, ls) only."""
-        total = 0.0
         q = self.units[ks, ls]
+        table = self.delta_table()
+        if us.size and int(us.max()) <= table.shape[2]:
+            nth = np.arange(table.shape[2])
+            used = (nth[None, :] < us[:, None]) & (q[:, None] - nth[None, :] >= 1)
+            return float(table[ks, ls][used].sum())
+        total = 0.0
         for j in range(1, int(us.max()) + 1 if us.size else 1):
             d = self.delta(q - j + 1, (ks, ls))
             total += float(np.where((us >= j) & (q - j + 1 >= 1), d, 0.0).sum())
