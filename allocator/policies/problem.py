@@ -262,16 +262,17 @@ def prepare(
             parcel[collect] = 0.0
             carriage[collect] = 0.0
     labour = cm.pick_cost_per_item(is_shop, costs)
-    conf = snap.confidence[np.ix_(nodes, cols)]
+    cell = (nodes[:, None], cols[None, :])  # the (K, L) block of the order's cells
+    conf = snap.confidence[cell]
     failure = cm.failure_cost_per_item(conf, costs)
-    units = snap.available[np.ix_(nodes, cols)]
+    units = snap.available[cell]
     if snap.future_full is not None and snap.future_markdown is not None:
-        d_full = snap.future_full[np.ix_(nodes, cols)]
-        d_md = snap.future_markdown[np.ix_(nodes, cols)]
+        d_full = snap.future_full[cell]
+        d_md = snap.future_markdown[cell]
         known = True
     else:
         d_full, d_md = cm.demand_windows(
-            snap.velocity[np.ix_(nodes, cols)], snap.days_to_markdown[cols][None, :],
+            snap.velocity[cell], snap.days_to_markdown[cols][None, :],
             snap.days_to_end[cols][None, :],
             snap.markdown_lift if isinstance(snap.markdown_lift, float)
             else snap.markdown_lift[cols][None, :],
@@ -291,11 +292,11 @@ def prepare(
     flat = np.zeros((nodes.size, cols.size), dtype=np.bool_)
     blend = BidBlend.NONE if terms is None else terms.bid
     if blend is not BidBlend.NONE and snap.bid_value is not None:
-        floor = snap.bid_value[np.ix_(nodes, cols)]
+        floor = snap.bid_value[cell]
         if blend is not BidBlend.MAX:  # warehouses: the bid price alone
             flat = np.broadcast_to(~is_shop[:, None], floor.shape).copy()
         if blend is BidBlend.ONLINE and snap.bid_online is not None:
-            floor = np.where(is_shop[:, None], snap.bid_online[np.ix_(nodes, cols)], floor)
+            floor = np.where(is_shop[:, None], snap.bid_online[cell], floor)
     return OrderProblem(
         order=order, gtins=gtins, src_line=src, cols=cols, qty=qty, nodes=nodes,
         avail=offered[nodes], dist=dist, is_shop=is_shop, parcel=parcel, carriage=carriage,
@@ -307,7 +308,7 @@ def prepare(
         p_salvage=snap.salvage[cols], delta_cap=delta_cap, delta_floor=floor, delta_flat=flat,
         known=known,
         shape=(None if known or snap.velocity_shape is None
-               else snap.velocity_shape[np.ix_(nodes, cols)]), collect=collect,
+               else snap.velocity_shape[cell]), collect=collect,
         overtime_rate=0.0 if costs.overtime_cost is None else costs.overtime_cost,
         unknown=tuple(unknown),
     )
