@@ -143,7 +143,8 @@ class BidPriceCache:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="bid-prices")
             executor = self._executor
-        cols = [i for i, g in enumerate(snap.gtins) if g in set(todo)]
+        wanted = set(todo)
+        cols = [i for i, g in enumerate(snap.gtins) if g in wanted]
         sub = take_gtins(snap, cols)
         try:
             executor.submit(self._refresh_pending, sub)
