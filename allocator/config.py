@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class CostConfig(BaseModel):
@@ -50,6 +50,14 @@ class BidPriceConfig(BaseModel):
         7200.0, gt=0, description="Never use bid prices older than this (decide on Δ alone)."
     )
     max_gtins: int = Field(20_000, gt=0, description="GTINs whose bid prices each worker keeps.")
+
+    @model_validator(mode="after")
+    def _ages(self) -> BidPriceConfig:
+        if self.max_age_s < self.ttl_s:
+            raise ValueError(
+                "bid_prices.max_age_s: must be at least bid_prices.ttl_s (prices are re-solved"
+                " at ttl_s)")
+        return self
 
 
 class ReservationConfig(BaseModel):

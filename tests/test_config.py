@@ -83,3 +83,17 @@ def test_shared_subscription_needs_a_client_id(tmp_path: Path) -> None:
     assert info.value.problems == [
         "mqtt.client_id: required with shared_group (each gateway needs its own stable id)"
     ]
+
+
+def test_bid_prices_may_not_expire_before_they_are_re_solved(tmp_path: Path) -> None:
+    bad = tmp_path / "api.toml"
+    bad.write_text("[bid_prices]\nttl_s = 100\nmax_age_s = 50\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(ApiSettings, bad)
+    assert info.value.problems == [
+        "bid_prices.max_age_s: must be at least bid_prices.ttl_s (prices are re-solved at ttl_s)"
+    ]
+    bad.write_text("[bid_prices]\nttl_s = 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(ApiSettings, bad)
+    assert info.value.problems[0].startswith("bid_prices.ttl_s: ")
