@@ -57,6 +57,7 @@ class ProductRow(BaseModel):
 
     gtin: Gtin
     sku: OptText = None
+    style: Annotated[Ident | None, BeforeValidator(_blank_to_none)] = None  # sizes share it
     name: Annotated[str, Field(min_length=1)]
     size: OptText = None
     price: Money
@@ -123,10 +124,11 @@ class _Spec:
 _SPECS: dict[CatalogueKind, _Spec] = {
     CatalogueKind.PRODUCTS: _Spec(
         ProductRow, ("gtin",),
-        "INSERT INTO products (gtin, sku, name, size, price, cost, markdown_date, markdown_price,"
-        " salvage_value) VALUES (%(gtin)s, %(sku)s, %(name)s, %(size)s, %(price)s, %(cost)s,"
-        " %(markdown_date)s, %(markdown_price)s, %(salvage_value)s)"
-        " ON CONFLICT (gtin) DO UPDATE SET sku = excluded.sku, name = excluded.name,"
+        "INSERT INTO products (gtin, sku, style, name, size, price, cost, markdown_date,"
+        " markdown_price, salvage_value) VALUES (%(gtin)s, %(sku)s, %(style)s, %(name)s, %(size)s,"
+        " %(price)s, %(cost)s, %(markdown_date)s, %(markdown_price)s, %(salvage_value)s)"
+        " ON CONFLICT (gtin) DO UPDATE SET sku = excluded.sku, style = excluded.style,"
+        " name = excluded.name,"
         " size = excluded.size, price = excluded.price, cost = excluded.cost,"
         " markdown_date = excluded.markdown_date, markdown_price = excluded.markdown_price,"
         " salvage_value = excluded.salvage_value",

@@ -57,8 +57,8 @@ def add_db_commands(db_app: typer.Typer) -> None:
 
     @db_app.command("import-products")
     def import_products(file: FileArg, dsn: DsnOption, as_json: JsonOption = False) -> None:
-        """Upsert products (gtin, sku, name, size, price, cost, markdown_date, markdown_price,
-        salvage_value). Bad rows are reported by line and skipped; exit 1 if any."""
+        """Upsert products (gtin, sku, style, name, size, price, cost, markdown_date,
+        markdown_price, salvage_value). Bad rows are reported by line and skipped; exit 1 if any."""
         _run_import("products", file, dsn, as_json)
 
     @db_app.command("import-stores")

@@ -33,6 +33,17 @@ def test_demo_catalogue_imports_cleanly(pg_migrated_dsn: str) -> None:
         kinds = conn.execute("SELECT kind, count(*) FROM stores GROUP BY kind ORDER BY 1").fetchall()
         assert kinds == [("shop", 3), ("warehouse", 1)]
         assert conn.execute("SELECT count(*) FROM products").fetchone() == (20,)
+        sizes = conn.execute("SELECT gtin FROM products WHERE style = 'TRAIL-SHOE' ORDER BY 1")
+        assert [g for (g,) in sizes.fetchall()] == ["00614141001033", "00614141001040",
+                                                     "00614141001057"]
+
+
+def test_style_is_optional_and_checked() -> None:
+    text = ["gtin,style,name,price,cost\n", "00614141001002,RUN-TEE,Tee,24.99,8.10\n",
+            "00614141001019,,Tee L,24.99,8.10\n", "00614141001026,run tee,Shorts,1,1\n"]
+    res = parse_rows(CatalogueKind.PRODUCTS, text)
+    assert [r.style for r in res.rows if isinstance(r, ProductRow)] == ["RUN-TEE", None]
+    assert [e.line for e in res.errors] == [4] and "style" in res.errors[0].reason
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_upserted(
