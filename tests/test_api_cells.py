@@ -148,3 +148,34 @@ def test_concurrent_misses_share_one_read_unless_a_later_one_is_asked_for(
         assert all(c.read_at >= arrived for c in out) and out[3].read_at > out[0].read_at
 
     asyncio.run(_run(dsn, body))
+
+
+def test_velocity_pools_the_sizes_of_a_style(pg_migrated_dsn: str) -> None:
+    # SLOW (style 'SLOW-JKT') never sold; its other size sold 3 a day in s2 only. Pooled, s2 is where
+    # the style sells, so SLOW's velocity there rises above the other shop's, and above what
+    # the unpooled estimate says (both shops alike: no sales of SLOW itself anywhere).
+    dsn = make_chain(pg_migrated_dsn).dsn
+    other = "04012345000019"
+    with psycopg.connect(dsn) as conn:
+        conn.execute("UPDATE products SET style = 'SLOW-JKT' WHERE gtin = %s", (SLOW,))
+        conn.execute("INSERT INTO products (gtin, sku, style, name, price, cost) VALUES"
+                     " (%s, 'SL-L', 'SLOW-JKT', 'slow jacket, size L', 80, 30)", (other,))
+        conn.execute("INSERT INTO sales_daily (store_id, gtin, day, units)"
+                     " SELECT 's2', %s, d, 3 FROM generate_series(now() - interval '13 days', now(),"
+                     " interval '1 day') AS d", (other,))
+    costs = CostConfig()
+
+    async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
+        cache = GtinCache()
+        await cache.get(conn, [SLOW])
+        assert cache.pooled([SLOW])[0] == [SLOW, other]
+        vel, _ = cache.velocity([SLOW], view, costs)
+        assert vel.shape == (len(view.nodes), 1)
+        s1, s2 = view.index["s1"], view.index["s2"]
+        assert vel[s2, 0] > 2 * vel[s1, 0]
+        is_shop = np.array([n.kind is NodeKind.SHOP for n in view.nodes])[:, None]
+        alone = snapshot_velocity(cache.sales_columns([SLOW], view), is_shop, costs)[0]
+        assert alone[s1, 0] == pytest.approx(alone[s2, 0])
+        assert vel[s2, 0] > alone[s2, 0]
+
+    asyncio.run(_run(dsn, body))

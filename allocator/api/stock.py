@@ -54,6 +54,7 @@ class ProductInfo:
     markdown_date: date | None
     markdown_price: float
     salvage: float
+    style: str | None = None  # `products.style`: the sizes of one style share it
 
     def days_to_markdown(self, today: date) -> float | None:
         return None if self.markdown_date is None else float((self.markdown_date - today).days)
@@ -65,14 +66,26 @@ def _f(value: Decimal | float | None, default: float = 0.0) -> float:
 
 async def load_products(conn: AsyncConnection[TupleRow], gtins: list[str]) -> dict[str, ProductInfo]:
     cur = await conn.execute(
-        "SELECT gtin, price, cost, markdown_date, markdown_price, salvage_value"
+        "SELECT gtin, price, cost, markdown_date, markdown_price, salvage_value, style"
         " FROM products WHERE gtin = ANY(%s)",
         (gtins,),
     )
     out: dict[str, ProductInfo] = {}
-    for gtin, price, cost, md_date, md_price, salvage in await cur.fetchall():
+    for gtin, price, cost, md_date, md_price, salvage, style in await cur.fetchall():
         p = _f(price)
-        out[str(gtin)] = ProductInfo(str(gtin), p, _f(cost), md_date, _f(md_price, p), _f(salvage))
+        out[str(gtin)] = ProductInfo(str(gtin), p, _f(cost), md_date, _f(md_price, p), _f(salvage),
+                                     str(style) if style else None)
+    return out
+
+
+async def load_siblings(conn: AsyncConnection[TupleRow], styles: list[str]) -> dict[str, list[str]]:
+    """GTINs of each style (`products.style`), in GTIN order."""
+    cur = await conn.execute(
+        "SELECT style, gtin FROM products WHERE style = ANY(%s) ORDER BY style, gtin", (styles,)
+    )
+    out: dict[str, list[str]] = {s: [] for s in styles}
+    for style, gtin in await cur.fetchall():
+        out[str(style)].append(str(gtin))
     return out
 
 
@@ -248,6 +261,8 @@ class GtinCache:
     _entries: dict[str, tuple[float, ProductInfo, dict[str, int]]] = field(default_factory=dict)
     #: Per GTIN, its sales as a column over `NodeCache.nodes` of the version noted.
     _columns: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    #: The GTINs of each style (`ProductInfo.style`), refreshed with the style's products.
+    _styles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: `velocity` results by (node view version, prior, ((GTIN, its entry's time), ...)).
     _velocity: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -267,20 +282,47 @@ class GtinCache:
             out[:, j] = cached[1]
         return out
 
+    def pooled(self, gtins: list[str]) -> tuple[list[str], np.ndarray]:
+        """`gtins`, then the other sizes of their styles (cached by `get`), and the style index of
+        each (a GTIN without a style is a style of its own)."""
+        out = list(gtins)
+        seen = set(out)
+        for g in gtins:
+            entry = self._entries.get(g)
+            style = entry[1].style if entry is not None else None
+            for s in self._styles.get(style, ()) if style is not None else ():
+                if s not in seen and s in self._entries:
+                    seen.add(s)
+                    out.append(s)
+        keys: dict[object, int] = {}
+        groups = np.empty(len(out), dtype=np.int64)
+        for j, g in enumerate(out):
+            entry = self._entries.get(g)
+            style = entry[1].style if entry is not None else None
+            groups[j] = keys.setdefault(("style", style) if style is not None else ("gtin", g),
+                                        len(keys))
+        return out, groups
+
     def velocity(
         self, gtins: list[str], nodes: NodeView, costs: CostConfig
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`snapshot_velocity` of `gtins` (fetched by `get` first) over `nodes`, memoised per
-        GTIN set while the node view and the GTINs' sales entries stay the same."""
+        """`snapshot_velocity` of `gtins` (fetched by `get` first) over `nodes`, the sizes of a
+        style pooled (`allocator.velocity`: a shop's sales of every size estimate its rate of the
+        style, split by the chain's size curve); memoised per GTIN set while the node view and
+        the sales entries stay the same."""
         prior = costs.new_item_velocity_prior
-        stamps = tuple((g, e[0] if (e := self._entries.get(g)) is not None else -1.0) for g in gtins)
+        pooled, groups = self.pooled(gtins)
+        stamps = tuple((g, e[0] if (e := self._entries.get(g)) is not None else -1.0)
+                       for g in pooled)
         key = (nodes.version, prior, stamps)
         found = self._velocity.get(key)
         if found is None:
             if len(self._velocity) >= VELOCITY_MEMO:
                 self._velocity.clear()
             is_shop = np.array([n.kind is NodeKind.SHOP for n in nodes.nodes], dtype=np.bool_)
-            vel, shape = snapshot_velocity(self.sales_columns(gtins, nodes), is_shop[:, None], costs)
+            vel, shape = snapshot_velocity(self.sales_columns(pooled, nodes), is_shop[:, None],
+                                           costs, groups)
+            vel, shape = vel[:, : len(gtins)].copy(), shape[:, : len(gtins)].copy()
             vel.flags.writeable = shape.flags.writeable = False  # shared by every snapshot
             found = self._velocity[key] = (vel, shape)
         return found
@@ -306,6 +348,15 @@ class GtinCache:
         now = time.monotonic()
         if missing:
             products = await load_products(conn, missing)
+            styles = sorted({p.style for p in products.values() if p.style is not None})
+            if styles:  # the other sizes of these styles come along (velocity pools them)
+                siblings = await load_siblings(conn, styles)
+                for s, members in siblings.items():
+                    self._styles[s] = tuple(members)
+                extra = [g for m in siblings.values() for g in m if g not in products]
+                if extra:
+                    products.update(await load_products(conn, extra))
+                missing = list(products)
             cur = await conn.execute(_SALES_SQL, (missing, VELOCITY_DAYS))
             sales: dict[str, dict[str, int]] = {g: {} for g in products}
             for store, gtin, units in await cur.fetchall():
@@ -337,17 +388,19 @@ def velocity(sold: int, is_shop: bool, costs: CostConfig) -> float:
 
 
 def snapshot_velocity(
-    sales: np.ndarray, is_shop: np.ndarray, costs: CostConfig
+    sales: np.ndarray, is_shop: np.ndarray, costs: CostConfig, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(N, G) velocity and gamma shape from `sales` (units of the last `VELOCITY_DAYS` days):
-    shops pooled across shops per GTIN (`allocator.velocity.estimate`), warehouses the prior."""
+    shops pooled across shops per GTIN and across the sizes of a style (`groups`, (G,) style
+    index; `allocator.velocity.estimate`), warehouses the prior."""
     prior = costs.new_item_velocity_prior
     shop = is_shop.reshape(-1)
     vel = np.full(sales.shape, prior, dtype=np.float64)
     shape = np.full(sales.shape, MAX_SHAPE, dtype=np.float64)
     if shop.any() and sales.shape[1]:
         rows = np.asarray(sales, dtype=np.float64)[shop]
-        est = estimate(rows, np.full(rows.shape, float(VELOCITY_DAYS)), np.full(rows.shape, prior))
+        est = estimate(rows, np.full(rows.shape, float(VELOCITY_DAYS)), np.full(rows.shape, prior),
+                       groups)
         vel[shop] = est.rate
         shape[shop] = est.shape
     return vel, shape
