@@ -58,6 +58,13 @@ FULL_BID = Terms(bid=BidBlend.LP)
 SHIPPING_ONLY = Terms(failure=False, opportunity=False)
 
 
+def _bounded(d: FloatArray, floor: FloatArray, flat: NDArray[np.bool_],
+             cap: FloatArray) -> FloatArray:
+    """Δ floored by the bid price (the bid price alone where `flat`), capped at `cap`."""
+    out: FloatArray = np.minimum(np.where(flat, floor, np.maximum(d, floor)), cap)
+    return out
+
+
 @dataclass(eq=False)
 class OrderProblem:
     order: Order
@@ -131,9 +138,8 @@ class OrderProblem:
                 self.p_markdown[None, :, None], self.p_salvage[None, :, None], known=self.known,
                 shape=None if self.shape is None else self.shape[:, :, None],
             )
-            floor = self.delta_floor[:, :, None]
-            d = np.where(self.delta_flat[:, :, None], floor, np.maximum(d, floor))
-            self._delta_table = np.minimum(d, self.delta_cap[:, :, None])
+            self._delta_table = _bounded(d, self.delta_floor[:, :, None],
+                                         self.delta_flat[:, :, None], self.delta_cap[:, :, None])
         return self._delta_table
 
     def delta(self, q: ArrayLike, sel: Selection) -> FloatArray:
@@ -145,10 +151,7 @@ class OrderProblem:
             self.p_markdown[ls], self.p_salvage[ls], known=self.known,
             shape=None if self.shape is None else self.shape[sel],
         )
-        d = np.where(self.delta_flat[sel], self.delta_floor[sel],
-                     np.maximum(d, self.delta_floor[sel]))
-        out: FloatArray = np.minimum(d, self.delta_cap[sel])
-        return out
+        return _bounded(d, self.delta_floor[sel], self.delta_flat[sel], self.delta_cap[sel])
 
     def segment_values(self, k: int, line: int, n: int, offset: int = 0) -> FloatArray:
         """Δ of the 1st..n-th unit taken from candidate k for a line (non-decreasing), after
@@ -183,17 +186,13 @@ class OrderProblem:
 
     def _phi_cells(self, ks: IntArray, ls: IntArray, us: IntArray) -> float:
         """Φ of taking `us` units from the cells (ks, ls) only."""
-        q = self.units[ks, ls]
         table = self.delta_table()
-        if us.size and int(us.max()) <= table.shape[2]:
-            nth = np.arange(table.shape[2])
-            used = (nth[None, :] < us[:, None]) & (q[:, None] - nth[None, :] >= 1)
-            return float(table[ks, ls][used].sum())
-        total = 0.0
-        for j in range(1, int(us.max()) + 1 if us.size else 1):
-            d = self.delta(q - j + 1, (ks, ls))
-            total += float(np.where((us >= j) & (q - j + 1 >= 1), d, 0.0).sum())
-        return total
+        if us.size and int(us.max()) > table.shape[2]:
+            raise ValueError("more units taken from a cell than the order's line asks for")
+        q = self.units[ks, ls]
+        nth = np.arange(table.shape[2])
+        used = (nth[None, :] < us[:, None]) & (q[:, None] - nth[None, :] >= 1)
+        return float(table[ks, ls][used].sum())
 
     def to_assignments(
         self, taken: dict[tuple[int, int], int], node_ids: tuple[str, ...]
