@@ -225,7 +225,7 @@ class ChainSimulation:
         return out
 
     def _rebuy(self, day: int) -> None:
-        """Weekly order-up-to re-buy of each warehouse, on its measured online velocity."""
+        """Weekly order-up-to re-buy of each warehouse, on what it ships itself (`_outflow`)."""
         w = self.world
         arriving = self.on_order[day]
         self.true[: w.n_wh] += arriving

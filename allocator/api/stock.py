@@ -285,23 +285,23 @@ class GtinCache:
     def pooled(self, gtins: list[str]) -> tuple[list[str], np.ndarray]:
         """`gtins`, then the other sizes of their styles (cached by `get`), and the style index of
         each (a GTIN without a style is a style of its own)."""
+        styles = [self._style(g) for g in gtins]
         out = list(gtins)
         seen = set(out)
-        for g in gtins:
-            entry = self._entries.get(g)
-            style = entry[1].style if entry is not None else None
+        for style in styles[: len(gtins)]:  # (siblings are appended below)
             for s in self._styles.get(style, ()) if style is not None else ():
                 if s not in seen and s in self._entries:
                     seen.add(s)
                     out.append(s)
+                    styles.append(style)
         keys: dict[object, int] = {}
-        groups = np.empty(len(out), dtype=np.int64)
-        for j, g in enumerate(out):
-            entry = self._entries.get(g)
-            style = entry[1].style if entry is not None else None
-            groups[j] = keys.setdefault(("style", style) if style is not None else ("gtin", g),
-                                        len(keys))
+        groups = np.array([keys.setdefault(("gtin", g) if st is None else st, len(keys))
+                           for g, st in zip(out, styles, strict=True)], dtype=np.int64)
         return out, groups
+
+    def _style(self, gtin: str) -> str | None:
+        entry = self._entries.get(gtin)
+        return None if entry is None else entry[1].style
 
     def velocity(
         self, gtins: list[str], nodes: NodeView, costs: CostConfig
