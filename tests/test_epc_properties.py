@@ -22,6 +22,7 @@ from readers.epc import (
     parse_sgtin_uri,
     unescape_uri_component,
 )
+from readers.epc.sgtin_plus import URN_CODE40, encode_sgtin_plus
 
 filters = st.integers(0, 7)
 prefix_lengths = st.integers(6, 12)
@@ -109,6 +110,55 @@ def test_sgtin_plus_picks_each_encoding() -> None:
         epc = encode_sgtin(gtin, serial, scheme="sgtin+")
         assert _sgtin_plus_indicator(epc) == (indicator, len(serial)), serial
         assert decode_epc(epc).serial == serial
+
+
+# URN Code 40 values 1-39 (0 is the pad), written out here independently of the codec.
+CODE40 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ-.:0123456789"
+
+
+@given(gtin=gtin14s(), serial=st.text(alphabet=CODE40, min_size=1, max_size=20), f=filters)
+def test_sgtin_plus_code40_round_trip(gtin: str, serial: str, f: int) -> None:
+    epc = encode_sgtin_plus(gtin, serial, f, encoding=URN_CODE40)
+    groups = -(-len(serial) // 3)
+    assert len(epc) == 2 * -(-(76 + 16 * groups) // 16)  # 76 bits before the data, word-padded
+    assert _sgtin_plus_indicator(epc) == (URN_CODE40, len(serial))
+    value, nbits = int.from_bytes(epc, "big"), 8 * len(epc)
+    for g in range(groups):
+        chunk = [CODE40.index(ch) + 1 for ch in serial[3 * g : 3 * g + 3]]
+        c1, c2, c3 = chunk + [0] * (3 - len(chunk))
+        assert (value >> (nbits - 76 - 16 * (g + 1))) & 0xFFFF == c1 * 1600 + c2 * 40 + c3 + 1
+    assert value & ((1 << (nbits - 76 - 16 * groups)) - 1) == 0  # word padding is zero
+    d = decode_epc(epc)
+    assert (d.scheme, d.filter, d.gtin14, d.serial, d.aidc_toggle) == ("sgtin+", f, gtin, serial, 0)
+    assert d.identity == f"(01){gtin}(21){serial}"
+    assert gtin_serial_of(epc) == (gtin, serial)
+
+
+@given(
+    gtin=gtin14s(),
+    f=filters,
+    length=st.integers(1, 20),
+    words=st.lists(st.integers(0, 0xFFFF), min_size=7, max_size=7),
+)
+def test_sgtin_plus_code40_decode_then_encode_is_identity_on_bits(
+    gtin: str, f: int, length: int, words: list[int]
+) -> None:
+    groups = -(-length // 3)
+    value = (0xF7 << 60) | (f << 56) | int(gtin, 16)  # header | toggle 0 | filter | BCD GTIN
+    value = (value << 8) | (URN_CODE40 << 5) | length
+    for word in words[:groups]:
+        value = (value << 16) | word
+    nbits = 76 + 16 * groups
+    total = -(-nbits // 16) * 16
+    raw = (value << (total - nbits)).to_bytes(total // 8, "big")
+    try:
+        d = decode_epc(raw)
+    except EpcError as exc:
+        assert exc.reason in (EpcErrorReason.BAD_ENCODING, EpcErrorReason.SERIAL_CHARACTER)
+        assert gtin_serial_of(raw) is None
+        return
+    assert d.gtin14 == gtin and d.serial is not None and len(d.serial) == length
+    assert encode_sgtin_plus(gtin, d.serial, f, encoding=URN_CODE40) == raw
 
 
 @given(raw=st.binary(min_size=12, max_size=12))

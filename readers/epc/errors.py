@@ -27,7 +27,7 @@ class EpcErrorReason(StrEnum):
     SERIAL_RANGE = "serial_range"  # serial too long / too large for the scheme
     BAD_DIGIT = "bad_digit"  # a 4-bit digit above 9 (TDS 2.0 schemes)
     CHECK_DIGIT = "check_digit"  # GS1 check digit mismatch
-    BAD_ENCODING = "bad_encoding"  # reserved or unsupported TDS 2.0 encoding indicator
+    BAD_ENCODING = "bad_encoding"  # reserved TDS 2.0 encoding indicator, or data it cannot hold
     # encoder arguments
     BAD_GTIN = "bad_gtin"
     BAD_FILTER = "bad_filter"

@@ -21,6 +21,14 @@ _BASE64_URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _ALPHABETS = {UPPER_HEX: (_UPPER_HEX, 4), LOWER_HEX: (_LOWER_HEX, 4), BASE64_URL: (_BASE64_URL, 6)}
 _CODE_OK = frozenset(ord(c) for c in SERIAL_CHARSET)
 
+# URN Code 40 (TDS 2.x §14.5.6.5): character values 1-39; value 0 is the pad that fills a
+# final group of one or two characters. Three values pack as c1*1600 + c2*40 + c3 + 1 into
+# 16 bits (0x0001-0xFA00); the length field counts characters, so data = ceil(L/3) groups.
+_CODE40 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ-.:0123456789"
+_CODE40_VALUE = {ch: value for value, ch in enumerate(_CODE40, start=1)}
+_CODE40_PAD = 0
+_CODE40_GROUP_MAX = 40**3  # 64000 = 0xFA00: "999" -> 39*1600 + 39*40 + 39 + 1
+
 
 def numeric_bits(digits: int) -> int:
     """ceil(digits * log2(10)) computed exactly: the smallest b with 2^b >= 10^digits."""
@@ -56,8 +64,43 @@ def _decode_serial(reader: BitReader) -> str:
             chars.append(chr(code))
         return "".join(chars)
     if indicator == URN_CODE40:
-        raise EpcError(EpcErrorReason.BAD_ENCODING, "URN Code 40 serials are not supported")
+        return _decode_code40(reader, length)
     raise EpcError(EpcErrorReason.BAD_ENCODING, f"reserved encoding indicator {indicator}")
+
+
+def _decode_code40(reader: BitReader, length: int) -> str:
+    """`length` characters from ceil(length/3) 16-bit groups; a final group pads with value 0."""
+    chars: list[str] = []
+    for start in range(0, length, 3):
+        group = reader.read(16)
+        if not 1 <= group <= _CODE40_GROUP_MAX:
+            raise EpcError(
+                EpcErrorReason.BAD_ENCODING,
+                f"URN Code 40 group {start // 3} is {group:#06x}, outside 0x0001-0xFA00",
+            )
+        v = group - 1
+        for i, value in enumerate((v // 1600, v // 40 % 40, v % 40), start):
+            if i >= length:
+                if value != _CODE40_PAD:
+                    raise EpcError(
+                        EpcErrorReason.BAD_ENCODING,
+                        f"URN Code 40 group {start // 3} holds a character after the {length} counted",
+                    )
+            elif value == _CODE40_PAD:
+                raise EpcError(
+                    EpcErrorReason.SERIAL_CHARACTER,
+                    f"serial character {i} is the URN Code 40 pad, not a character",
+                )
+            else:
+                chars.append(_CODE40[value - 1])
+    return "".join(chars)
+
+
+def _write_code40(w: BitWriter, serial: str) -> None:
+    for start in range(0, len(serial), 3):
+        values = [_CODE40_VALUE[ch] for ch in serial[start : start + 3]]
+        values += [_CODE40_PAD] * (3 - len(values))
+        w.write(values[0] * 1600 + values[1] * 40 + values[2] + 1, 16)
 
 
 def decode_sgtin_plus(reader: BitReader, hex_: str) -> DecodedEpc:
@@ -88,18 +131,50 @@ def _choose_encoding(serial: str) -> int:
     return ASCII_7BIT
 
 
-def encode_sgtin_plus(gtin14: str, serial: str, filter_: int) -> bytes:
-    """SGTIN+ with the +AIDC toggle 0, the most compact serial encoding, padded to a word."""
+def _check_encoding(serial: str, indicator: int) -> None:
+    """Raise BAD_ENCODING unless `indicator` is implemented and can carry every character."""
+    if isinstance(indicator, bool) or not isinstance(indicator, int):
+        raise EpcError(EpcErrorReason.BAD_ENCODING, f"encoding indicator must be 0-5: {indicator!r}")
+    if indicator == NUMERIC:
+        alphabet = "0123456789"
+    elif indicator in _ALPHABETS:
+        alphabet = _ALPHABETS[indicator][0]
+    elif indicator == URN_CODE40:
+        alphabet = _CODE40
+    elif indicator == ASCII_7BIT:
+        return  # every Table A-1 character
+    else:
+        raise EpcError(EpcErrorReason.BAD_ENCODING, f"reserved encoding indicator {indicator!r}")
+    bad = sorted(set(serial) - set(alphabet))
+    if bad:
+        raise EpcError(
+            EpcErrorReason.BAD_ENCODING,
+            f"encoding indicator {indicator} cannot carry serial characters {bad!r}",
+        )
+
+
+def encode_sgtin_plus(gtin14: str, serial: str, filter_: int, encoding: int | None = None) -> bytes:
+    """SGTIN+ with the +AIDC toggle 0, zero-padded to a 16-bit word.
+
+    By default the serial takes the first of numeric (no leading zero), upper-case hex,
+    lower-case hex, URL-safe base64 and 7-bit ASCII that holds all its characters.
+    `encoding` (0-5, e.g. `URN_CODE40`) forces an indicator; `EpcError(BAD_ENCODING)` if that
+    encoding cannot carry the serial or is reserved.
+    """
     validate_gtin14(gtin14)
     check_filter(filter_)
     check_serial_text(serial, SERIAL_MAX_CHARS)
+    if encoding is None:
+        indicator = _choose_encoding(serial)
+    else:
+        _check_encoding(serial, encoding)
+        indicator = encoding
     w = BitWriter()
     w.write(HEADER, 8)
     w.write(0, 1)
     w.write(filter_, 3)
     for ch in gtin14:
         w.write(int(ch), 4)
-    indicator = _choose_encoding(serial)
     w.write(indicator, 3)
     w.write(len(serial), 5)
     if indicator == NUMERIC:
@@ -107,6 +182,8 @@ def encode_sgtin_plus(gtin14: str, serial: str, filter_: int) -> bytes:
     elif indicator == ASCII_7BIT:
         for ch in serial:
             w.write(ord(ch), 7)
+    elif indicator == URN_CODE40:
+        _write_code40(w, serial)
     else:
         alphabet, width = _ALPHABETS[indicator]
         for ch in serial:
