@@ -1,7 +1,9 @@
 """Helpers of the API tests: a seeded chain, API keys per scope, an in-process client.
 
-Each test module wraps `make_chain` / `open_client` in its own fixtures (importing fixtures
-across modules trips pytest's assertion-rewrite warning, an error under filterwarnings).
+`tests/conftest.py` serves `make_chain` / `open_client` as the `chain` and `client` fixtures
+(imported inside the fixtures: importing fixture functions from this module into test modules
+trips pytest's assertion-rewrite warning, an error under filterwarnings); a module overrides
+them where it needs a different chain or client.
 """
 
 from __future__ import annotations

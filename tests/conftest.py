@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from shelfsight.embedded.broker import Broker, start_broker
 from shelfsight.testing.proxy import TcpProxy
 from shelfsight.testing.servers import MqttHandle, PgHandle, session_mqtt, session_postgres
+
+if TYPE_CHECKING:
+    from api_fixtures import ApiClient, Chain
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +34,22 @@ def pg_dsn(pg: PgHandle) -> str:
 def pg_migrated_dsn(pg: PgHandle) -> str:
     """A fresh database with the whole schema migrated."""
     return pg.migrated_database()
+
+
+@pytest.fixture
+def chain(pg_migrated_dsn: str) -> Chain:
+    """The API tests' seeded chain (`api_fixtures.make_chain`); a module may override it."""
+    from api_fixtures import make_chain
+
+    return make_chain(pg_migrated_dsn)
+
+
+@pytest.fixture
+def client(chain: Chain) -> Iterator[ApiClient]:
+    """An in-process API client on `chain` (`api_fixtures.open_client`)."""
+    from api_fixtures import open_client
+
+    yield from open_client(chain)
 
 
 @pytest.fixture(scope="session")

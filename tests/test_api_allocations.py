@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import psycopg
-import pytest
 from api_fixtures import (
     FAST,
     SLOW,
@@ -15,22 +13,10 @@ from api_fixtures import (
     Chain,
     api_settings,
     auth,
-    make_chain,
-    open_client,
     order,
 )
 
 from allocator.api.app import create_app
-
-
-@pytest.fixture
-def chain(pg_migrated_dsn: str) -> Chain:
-    return make_chain(pg_migrated_dsn)
-
-
-@pytest.fixture
-def client(chain: Chain) -> Iterator[ApiClient]:
-    yield from open_client(chain)
 
 
 def _reserved(dsn: str) -> dict[tuple[str, str], int]:

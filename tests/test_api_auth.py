@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
-import pytest
-from api_fixtures import SLOW, THIN, ApiClient, Chain, auth, make_chain, open_client, order
+from api_fixtures import SLOW, THIN, ApiClient, Chain, auth, order
 
 from allocator.api.auth import new_key
-
-
-@pytest.fixture
-def chain(pg_migrated_dsn: str) -> Chain:
-    return make_chain(pg_migrated_dsn)
-
-
-@pytest.fixture
-def client(chain: Chain) -> Iterator[ApiClient]:
-    yield from open_client(chain)
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,10 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-from api_fixtures import SLOW, ApiClient, Chain, api_settings, auth, make_chain, order
+from api_fixtures import SLOW, ApiClient, Chain, api_settings, auth, order
 
 from allocator.api.app import create_app
 from allocator.config import BidPriceConfig
-
-
-@pytest.fixture
-def chain(pg_migrated_dsn: str) -> Chain:
-    return make_chain(pg_migrated_dsn)
 
 
 def _counter(client: ApiClient, chain: Chain, name: str, outcome: str) -> float:

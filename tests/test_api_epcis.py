@@ -10,14 +10,13 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from api_fixtures import FAST, SLOW, ApiClient, Chain, auth, make_chain, open_client
+from api_fixtures import FAST, SLOW, ApiClient, Chain, auth, make_chain
 from jsonschema import Draft7Validator
 
 from allocator.api.epcis import SS_NAMESPACE, SS_PREFIX
@@ -90,11 +89,6 @@ def chain(pg_migrated_dsn: str) -> Chain:
                 (e, seq, t, kind, zone, from_zone, g),
             )
     return c
-
-
-@pytest.fixture
-def client(chain: Chain) -> Iterator[ApiClient]:
-    yield from open_client(chain)
 
 
 def test_reference_samples_pass_the_subset(subset: Draft7Validator) -> None:

@@ -6,15 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from api_fixtures import SLOW, ApiClient, Chain, auth, make_chain, open_client, order
+from api_fixtures import SLOW, ApiClient, Chain, auth, open_client, order
 
 from allocator.api import fastpath
 from allocator.api.fastpath import FastAllocate
-
-
-@pytest.fixture
-def chain(pg_migrated_dsn: str) -> Chain:
-    return make_chain(pg_migrated_dsn)
 
 
 @pytest.fixture

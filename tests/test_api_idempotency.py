@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
 import psycopg
-import pytest
-from api_fixtures import FAST, SLOW, UNKNOWN, ApiClient, Chain, auth, make_chain, open_client, order
-
-
-@pytest.fixture
-def chain(pg_migrated_dsn: str) -> Chain:
-    return make_chain(pg_migrated_dsn)
-
-
-@pytest.fixture
-def client(chain: Chain) -> Iterator[ApiClient]:
-    yield from open_client(chain)
+from api_fixtures import FAST, SLOW, UNKNOWN, ApiClient, Chain, auth, order
 
 
 def _count(dsn: str, sql: str) -> int:

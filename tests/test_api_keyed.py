@@ -7,13 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-import pytest
-from api_fixtures import SLOW, THIN, Chain, make_chain
-
-
-@pytest.fixture
-def chain(pg_migrated_dsn: str) -> Chain:
-    return make_chain(pg_migrated_dsn)
+from api_fixtures import SLOW, THIN, Chain
 
 
 def _call(conn: psycopg.Connection[Any], order_id: str, node: str, gtin: str, qty: int,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 from api_fixtures import (
     FAST,
     SLOW,
@@ -15,20 +13,8 @@ from api_fixtures import (
     Chain,
     auth,
     epc_hex,
-    make_chain,
-    open_client,
     order,
 )
-
-
-@pytest.fixture
-def chain(pg_migrated_dsn: str) -> Chain:
-    return make_chain(pg_migrated_dsn)
-
-
-@pytest.fixture
-def client(chain: Chain) -> Iterator[ApiClient]:
-    yield from open_client(chain)
 
 
 def _allocate(client: ApiClient, chain: Chain) -> tuple[str, str]:
