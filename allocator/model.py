@@ -98,6 +98,10 @@ class StockSnapshot:
     that.
     `velocity_shape` (N, G), when given, is the shape of the gamma posterior behind each
     velocity (prior pseudo-sales + sales seen): Δ then uses negative-binomial demand.
+    `customer_weight` (N,), when given, is where the chain's customers are, as each shop's share
+    of its walk-in sales over *all* GTINs (0 at warehouses): the bid-price LP ships online units
+    to the distance so weighted. Without it the snapshot's own velocities stand in, which
+    depend on the GTINs the snapshot holds.
     `bid_value` and `bid_online` (N, G), when given, are bid prices from the expected-demand
     season LP (`allocator.policies.bidprice`): the value of one unit at the node, and its value
     through the online channel alone; the `shelfsight` policy blends them into Δ.
@@ -124,6 +128,7 @@ class StockSnapshot:
     future_markdown: FloatArray | None = None
     rebuy_cost: FloatArray | None = None
     velocity_shape: FloatArray | None = None
+    customer_weight: FloatArray | None = None
     bid_value: FloatArray | None = None
     bid_online: FloatArray | None = None
     _gtin_index: dict[str, int] = field(default_factory=dict, repr=False)
@@ -171,6 +176,7 @@ class StockSnapshot:
         future_markdown: object | None = None,
         rebuy_cost: object | None = None,
         velocity_shape: object | None = None,
+        customer_weight: object | None = None,
         bid_value: object | None = None,
         bid_online: object | None = None,
     ) -> StockSnapshot:
@@ -184,6 +190,9 @@ class StockSnapshot:
         if ((conf < 0) | (conf > 1)).any():
             raise SnapshotError("confidence: outside [0, 1]")
         vel = _f(np.zeros(ng) if velocity is None else velocity, ng, "velocity")
+        weight = None if customer_weight is None else _f(customer_weight, (n,), "customer_weight")
+        if weight is not None and (weight < 0).any():
+            raise SnapshotError("customer_weight: negative")
         return cls(
             node_ids=tuple(x.id for x in nodes),
             is_shop=np.array([x.kind is NodeKind.SHOP for x in nodes], dtype=np.bool_),
@@ -213,6 +222,7 @@ class StockSnapshot:
             velocity_shape=(
                 None if velocity_shape is None else _f(velocity_shape, ng, "velocity_shape")
             ),
+            customer_weight=weight,
             bid_value=None if bid_value is None else _f(bid_value, ng, "bid_value"),
             bid_online=None if bid_online is None else _f(bid_online, ng, "bid_online"),
         )

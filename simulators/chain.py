@@ -261,6 +261,8 @@ class ChainSimulation:
             markdown_lift=np.asarray(MARKDOWN_LIFT)[np.clip(w.tier(day), 0, 2)],
             rebuy_cost=np.where(rebuy_open(w, day), w.unit_cost, np.nan),
             velocity_shape=self.vel_shape,
+            # Customers live where the shops sell: each shop's walk-in velocity, all GTINs.
+            customer_weight=np.where(np.arange(len(w.lat)) >= w.n_wh, self.vel.sum(axis=1), 0.0),
             bid_value=None if self.bid is None else self.bid.value,
             bid_online=None if self.bid is None else self.bid.online,
             future_full=future[0], future_markdown=future[1],

@@ -179,3 +179,37 @@ def test_velocity_pools_the_sizes_of_a_style(pg_migrated_dsn: str) -> None:
         assert vel[s2, 0] > alone[s2, 0]
 
     asyncio.run(_run(dsn, body))
+
+
+def test_node_view_weighs_shops_by_their_recent_walk_in_sales(pg_migrated_dsn: str) -> None:
+    """Where the bid-price LP puts the customers: each shop's units sold in the last 28 days
+    over every GTIN (warehouses 0), read with the nodes and then kept for STORE_SALES_TTL_S."""
+    dsn = make_chain(pg_migrated_dsn).dsn
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM sales_daily")
+        conn.execute(
+            "INSERT INTO sales_daily (store_id, gtin, day, units) VALUES"
+            " ('s1', %(a)s, date_trunc('day', now()) - interval '1 day', 4),"
+            " ('s1', %(b)s, date_trunc('day', now()) - interval '20 days', 2),"
+            " ('s2', %(a)s, date_trunc('day', now()) - interval '3 days', 3),"
+            " ('s2', %(b)s, date_trunc('day', now()) - interval '40 days', 50)",  # too old
+            {"a": SLOW, "b": FAST},
+        )
+
+    async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
+        assert view.customer_weight is not None
+        got = {node.id: float(view.customer_weight[i]) for i, node in enumerate(view.nodes)}
+        assert got == {"s1": 6.0, "s2": 3.0, "w1": 0.0}
+        await conn.execute("INSERT INTO sales_daily (store_id, gtin, day, units)"
+                           " VALUES ('s2', %s, date_trunc('day', now()), 30)", (FAST,))
+        nodes = NodeCache(ttl_s=-1.0)  # nodes re-read on every view
+        first = await nodes.view(conn)
+        assert first.customer_weight is not None and first.customer_weight.tolist() == [6.0, 33.0, 0.0]
+        await conn.execute("DELETE FROM sales_daily")
+        kept = await nodes.view(conn)  # nodes read again, sales kept for the hour
+        assert kept.version == first.version + 1
+        assert kept.customer_weight is not None and kept.customer_weight.tolist() == [6.0, 33.0, 0.0]
+        nodes.sales_ttl_s = -1.0
+        assert (await nodes.view(conn)).customer_weight is None  # no sales at all: no weights
+
+    asyncio.run(_run(dsn, body))

@@ -55,23 +55,35 @@ class Clock:
         return self.now
 
 
-def chain(n_shops: int = 5, gtins: int = 4, seed: int = 0, prefix: str = "S") -> StockSnapshot:
+def chain(n_shops: int = 5, gtins: int = 4, seed: int = 0, prefix: str = "S",
+          *, own_profiles: bool = False, weighted: bool = False) -> StockSnapshot:
+    """A small chain. By default shops' velocities share one profile across GTINs; with
+    `own_profiles` each GTIN sells in its own shops; `weighted` sets `customer_weight` to the
+    shops' velocities over all GTINs."""
     rng = np.random.default_rng(seed)
     nodes = [Node("W0", NodeKind.WAREHOUSE, 40.0, -86.0, 10_000)]
     nodes += [Node(f"{prefix}{i}", NodeKind.SHOP, 40.0 + 0.4 * i, -75.0 - 0.5 * i, 40)
               for i in range(n_shops)]
     n = len(nodes)
     price = np.linspace(30, 90, gtins)
-    # Shops' velocities share one profile across GTINs, so the fulfilment cost of the LP (a
-    # velocity-weighted distance) is the same whether it sees one GTIN or all of them.
-    profile = rng.uniform(0.5, 2.0, n)
-    velocity = profile[:, None] * rng.uniform(0.02, 0.4, gtins)[None, :]
+    profile = rng.uniform(0.5, 2.0, (n, gtins) if own_profiles else (n, 1))
+    profile[0] = 1.0  # the warehouse: its online velocity
+    velocity = profile * rng.uniform(0.02, 0.4, gtins)[None, :]
+    weight = np.where(np.arange(n) > 0, velocity.sum(axis=1), 0.0) if weighted else None
     return StockSnapshot.build(
         nodes, [f"G{j}" for j in range(gtins)], rng.integers(0, 8, (n, gtins)), price=price,
         cost=price * 0.45, days_to_markdown=np.full(gtins, 14.0), markdown_price=price * 0.7,
         days_to_end=np.full(gtins, 40.0), salvage=price * 0.25, velocity=velocity,
         markdown_lift=1.6, rebuy_cost=np.where(np.arange(gtins) % 2 == 0, price * 0.45, np.nan),
+        customer_weight=weight,
     )
+
+
+def _gtin_by_gtin(snap: StockSnapshot) -> StockSnapshot:
+    cache = BidPriceCache(COSTS, executor=Inline())
+    for j in range(snap.n_gtins):  # one GTIN at a time, as requests would bring them
+        assert cache.refresh(take_gtins(snap, [j])) == 1
+    return cache.attach(snap)
 
 
 def test_take_gtins_keeps_the_columns_asked_for() -> None:
@@ -84,18 +96,27 @@ def test_take_gtins_keeps_the_columns_asked_for() -> None:
     assert sub.node_ids == snap.node_ids
 
 
-def test_gtin_by_gtin_equals_the_whole_chain_lp() -> None:
-    snap = chain()
+@pytest.mark.parametrize(("own_profiles", "weighted"), [(False, False), (True, True)])
+def test_gtin_by_gtin_equals_the_whole_chain_lp(own_profiles: bool, weighted: bool) -> None:
+    """Exact when the carriage weights do not depend on the GTINs seen: shops sharing one
+    velocity profile, or any velocities with the chain's customer weights given."""
+    snap = chain(own_profiles=own_profiles, weighted=weighted)
     whole = bid_prices(snap, COSTS)
     assert (whole.value > snap.salvage[None, :] + 1.0).any()  # some units are worth more
-    cache = BidPriceCache(COSTS, executor=Inline())
-    for j in range(snap.n_gtins):  # one GTIN at a time, as requests would bring them
-        assert cache.refresh(take_gtins(snap, [j])) == 1
-    got = cache.attach(snap)
+    got = _gtin_by_gtin(snap)
     assert got.bid_value is not None and got.bid_online is not None
     np.testing.assert_allclose(got.bid_value, whole.value, atol=1e-6)
     np.testing.assert_allclose(got.bid_online, whole.online, atol=1e-6)
-    assert cache.attached == 1 and cache.missed == 0
+
+
+def test_without_customer_weights_each_gtin_weighs_carriage_by_its_own_shops() -> None:
+    """Why the API passes the chain's customer weights: without them a GTIN solved alone puts
+    the customers where that GTIN sells, and the online values differ from the whole LP's."""
+    snap = chain(own_profiles=True)
+    whole = bid_prices(snap, COSTS)
+    got = _gtin_by_gtin(snap)
+    assert got.bid_online is not None
+    assert np.abs(got.bid_online - whole.online).max() > 0.01
 
 
 def test_first_request_goes_without_and_schedules_the_refresh() -> None:

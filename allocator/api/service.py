@@ -98,7 +98,7 @@ async def _snapshot(
     velocity = caches.gtins.velocity(gtins, view, costs)
     snap = stock.snapshot_of(
         view.nodes, products, gtins, cells.available, cells.confidence, None, costs,
-        velocity=velocity,
+        velocity=velocity, customer_weight=view.customer_weight,
     )
     if caches.bids is not None:
         snap = caches.bids.attach(snap)

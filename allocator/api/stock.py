@@ -10,9 +10,10 @@
   (`velocity()`, for one shop's own listing, keeps the simple `PRIOR_DAYS` shrinkage.)
 * Per GTIN from `products`: price, cost, markdown date and price, salvage value.
 Nodes (the `stores` table) and today's picks per node are cached for `NODES_TTL_S` seconds,
-products and sales per GTIN for `GTIN_TTL_S`; units net of reservations per node x GTIN are read by
-`load_cell_arrays`, which the allocation path calls through the per-worker cache of
-`allocator.api.cells` (at most a second old, never for a refusal).
+each shop's walk-in units over all GTINs (where the bid-price LP puts the customers) for
+`STORE_SALES_TTL_S`, products and sales per GTIN for `GTIN_TTL_S`; units net of reservations
+per node x GTIN are read by `load_cell_arrays`, which the allocation path calls through the
+per-worker cache of `allocator.api.cells` (at most a second old, never for a refusal).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ SEASON_TAIL_DAYS = 28.0
 #: Days of selling left for a GTIN without a markdown date.
 NO_MARKDOWN_HORIZON_DAYS = 90.0
 NODES_TTL_S = 5.0
+#: Each shop's walk-in units of the last VELOCITY_DAYS, all GTINs (where customers are, for the
+#: bid-price LP's carriage): one scan of `sales_daily`, so re-read hourly, not with the nodes.
+STORE_SALES_TTL_S = 3600.0
 GTIN_TTL_S = 30.0
 VELOCITY_MEMO = 4096  # GTIN sets whose velocity is kept (cleared whole when full)
 DEFAULT_CONFIDENCE = 1.0
@@ -98,6 +102,8 @@ class NodeView:
     index: dict[str, int] = field(default_factory=dict)  # node id -> row in `nodes`
     version: int = 0  # bumped on every refresh: columns cached against `nodes` check it
     ids: tuple[str, ...] = ()  # node ids in row order (the same object while they do not change)
+    # (N,) each shop's walk-in units of the last VELOCITY_DAYS (0 at warehouses); None: no sales
+    customer_weight: np.ndarray | None = None
 
 
 @dataclass
@@ -105,8 +111,11 @@ class NodeCache:
     """The nodes with coordinates and today's reserved picks per node, refreshed every few s."""
 
     ttl_s: float = NODES_TTL_S
+    sales_ttl_s: float = STORE_SALES_TTL_S
     current: NodeView = field(default_factory=NodeView)
     _at: float = -1e9
+    _sales_at: float = -1e9
+    _store_sales: dict[str, float] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -135,6 +144,16 @@ class NodeCache:
 
     def invalidate(self) -> None:
         self._at = -1e9
+        self._sales_at = -1e9
+
+    async def _refresh_store_sales(self, conn: AsyncConnection[TupleRow]) -> None:
+        cur = await conn.execute(
+            "SELECT store_id, sum(units)::bigint FROM sales_daily"
+            " WHERE day >= now() - make_interval(days => %s) GROUP BY store_id",
+            (VELOCITY_DAYS,),
+        )
+        self._store_sales = {str(store): float(units) for store, units in await cur.fetchall()}
+        self._sales_at = time.monotonic()
 
     async def _refresh(self, conn: AsyncConnection[TupleRow]) -> None:
         cur = await conn.execute(
@@ -152,10 +171,15 @@ class NodeCache:
             if lat is None or lon is None:
                 continue  # a node without a location cannot be costed; never allocated
             nodes.append(Node(str(store_id), NodeKind(kind), float(lat), float(lon), int(cap), int(picks)))
+        if time.monotonic() - self._sales_at > self.sales_ttl_s:
+            await self._refresh_store_sales(conn)
         ids = tuple(node.id for node in nodes)
+        weight = np.array([self._store_sales.get(node.id, 0.0) if node.kind is NodeKind.SHOP
+                           else 0.0 for node in nodes], dtype=np.float64)
         self.current = NodeView(
             tuple(nodes), kinds, {node.id: i for i, node in enumerate(nodes)},
             self.current.version + 1, self.current.ids if ids == self.current.ids else ids,
+            weight if weight.sum() > 0 else None,
         )
         self._at = time.monotonic()
 
@@ -436,11 +460,12 @@ def snapshot_of(
     today: date | None = None,
     *,
     velocity: tuple[np.ndarray, np.ndarray] | None = None,
+    customer_weight: np.ndarray | None = None,
 ) -> StockSnapshot:
     """`build_snapshot` from units already net of reservations and protection (pure).
 
     `velocity`: (velocity, gamma shape) as `snapshot_velocity` gives them for `sales`, when
-    known already (then `sales` is not used)."""
+    known already (then `sales` is not used). `customer_weight`: `NodeView.customer_weight`."""
     day = today or datetime.now(UTC).date()
     if velocity is None:
         assert sales is not None
@@ -469,4 +494,5 @@ def snapshot_of(
         confidence=confidence,
         velocity=vel,
         velocity_shape=vel_shape,
+        customer_weight=customer_weight,
     )

@@ -58,9 +58,13 @@ class BidPrices:
 
 def fulfilment_cost(snap: StockSnapshot, costs: CostConfig) -> FloatArray:
     """(N,) expected cost of shipping one online unit from each node: labour, a share of a
-    parcel and carriage to the mean distance of the chain's walk-in customers."""
+    parcel and carriage to the mean distance of the chain's walk-in customers (shops weighted
+    by `snap.customer_weight`, else by the snapshot's velocities)."""
     shops = np.flatnonzero(snap.is_shop)
-    weight = snap.velocity[shops].sum(axis=1)
+    if snap.customer_weight is not None:
+        weight = snap.customer_weight[shops]
+    else:
+        weight = snap.velocity[shops].sum(axis=1)
     if shops.size == 0 or weight.sum() <= 0:
         weight = np.ones(shops.size)
     if shops.size == 0:
