@@ -214,3 +214,62 @@ def test_the_batcher_records_refusals_and_retries_them_alone_when_a_call_fails(
                                   AttemptOutcome.REPLAY, AttemptOutcome.RECORDED]
     assert sizes == [1]  # reservations per call: the answers are not counted
     assert rows(dsn, "SELECT idem_key FROM idempotency_keys ORDER BY 1") == [("a1",), ("a3",)]
+
+
+@pytest.mark.parametrize("protect", [0, 1])
+def test_the_batch_counts_availability_as_shelfsight_available_and_the_cell_read(
+    pg_migrated_dsn: str, protect: int
+) -> None:
+    """Three places count a cell's availability: `shelfsight_available` (single reservations),
+    `shelfsight_allocate_batch` (under its locks) and `load_cell_arrays` (the decision's read).
+    They must agree cell by cell on reservations active, partly picked, expired and cancelled,
+    with shop protection, for shops and the warehouse."""
+    from allocator.api.stock import load_cell_arrays
+
+    dsn = make_chain(pg_migrated_dsn).dsn
+    held = asyncio.run(_batch(dsn, [
+        pending("h-1", ("s1", SLOW, 2)), pending("h-2", ("s2", FAST, 1)),
+        pending("h-3", ("w1", FAST, 4)), pending("h-4", ("s1", FAST, 1)),
+    ]))
+    assert held.outcome[1:] == ["reserved"] * 4
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE reservations SET picked = 1 WHERE node_id = 's1' AND gtin = %s", (SLOW,))
+        conn.execute("UPDATE reservations SET expires_at = now() - interval '1 s'"
+                     " WHERE node_id = 's2'")
+        conn.execute("UPDATE reservations SET status = 'cancelled' WHERE node_id = 's1' AND gtin = %s",
+                     (FAST,))
+        nodes = [r[0] for r in conn.execute("SELECT store_id FROM stores ORDER BY 1").fetchall()]
+        kinds = dict(conn.execute("SELECT store_id, kind FROM stores").fetchall())
+        gtins = [SLOW, FAST, THIN]
+        single = {
+            (n, g): conn.execute("SELECT shelfsight_available(%s, %s, %s)", (n, g, protect)).fetchone()[0]
+            for n in nodes for g in gtins
+        }
+
+    async def read() -> Any:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            return await load_cell_arrays(conn, gtins, {n: i for i, n in enumerate(nodes)})
+
+    arrays = asyncio.run(read())
+    cell_read = {
+        (n, g): max(int(arrays.units[i, j] - arrays.reserved[i, j])
+                    - (protect if kinds[n] == "shop" else 0), 0)
+        for i, n in enumerate(nodes) for j, g in enumerate(gtins)
+    }
+    # One request per cell asking for more than any cell holds: each comes back short with the
+    # batch's own count (and nothing is reserved).
+    asks = [pending(f"q-{n}-{g}", (n, g, 10_000)) for n in nodes for g in gtins]
+
+    async def ask() -> batch_mod.BatchResult:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            return await call_batch(conn, protect, asks)
+
+    result = asyncio.run(ask())
+    batch = {(s.node_id, s.gtin): max(s.available, 0) for i in range(1, len(asks) + 1)
+             for s in result.short[i]}
+    assert single == batch == cell_read
+    # Not trivially equal: the reservations and protection changed the counts.
+    assert single[("s1", SLOW)] == 6 - 1 - protect  # 2 reserved, 1 of them picked
+    assert single[("s2", FAST)] == 5 - protect  # its reservation expired
+    assert single[("s1", FAST)] == 2 - protect  # cancelled
+    assert single[("w1", FAST)] == 50 - 4  # no protection at warehouses
