@@ -239,12 +239,14 @@ def test_the_batch_counts_availability_as_shelfsight_available_and_the_cell_read
         conn.execute("UPDATE reservations SET status = 'cancelled' WHERE node_id = 's1' AND gtin = %s",
                      (FAST,))
         nodes = [r[0] for r in conn.execute("SELECT store_id FROM stores ORDER BY 1").fetchall()]
-        kinds = dict(conn.execute("SELECT store_id, kind FROM stores").fetchall())
+        kinds: dict[str, str] = dict(conn.execute("SELECT store_id, kind FROM stores").fetchall())
         gtins = [SLOW, FAST, THIN]
-        single = {
-            (n, g): conn.execute("SELECT shelfsight_available(%s, %s, %s)", (n, g, protect)).fetchone()[0]
-            for n in nodes for g in gtins
-        }
+        single: dict[tuple[str, str], int] = {}
+        for n in nodes:
+            for g in gtins:
+                row = conn.execute("SELECT shelfsight_available(%s, %s, %s)", (n, g, protect)).fetchone()
+                assert row is not None
+                single[(n, g)] = row[0]
 
     async def read() -> Any:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
