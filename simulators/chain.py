@@ -153,6 +153,7 @@ class ChainSimulation:
         self.horizon = int(max(config.days, int((w.life - w.age0).max())))
         self.on_order = np.zeros((self.horizon + int(self.lead.max()) + 1, w.n_wh, g),
                                  dtype=np.int64)
+        self.rebought = np.zeros((w.n_wh, g), dtype=np.int64)  # re-buys placed, the season
         # Sales windows for the measured velocity (RFID history before day 0 included).
         seen = np.minimum(w.age0, VELOCITY_DAYS).astype(np.int64)
         hist = sales_history(w.rate, seen, seed)
@@ -240,6 +241,7 @@ class ChainSimulation:
         for lead in np.unique(self.lead[can]).tolist():
             cols = can & (self.lead == lead)
             self.on_order[day + lead][:, cols] += buy[:, cols]
+        self.rebought += buy
         units = buy.sum(axis=0)
         self.ledger.rebuy_units += int(units.sum())
         self.ledger.bought_units += int(units.sum())

@@ -159,7 +159,8 @@ def _orders(config: ChainConfig, sim: ChainSimulation, seed: int, horizon: int) 
     return lines
 
 
-def _build(config: ChainConfig, costs: CostConfig, seed: int) -> _Season:
+def _build(config: ChainConfig, costs: CostConfig, seed: int,
+           rebuy_cap: NDArray[np.int64] | None = None) -> _Season:
     sim = ChainSimulation(config, costs, seed, get_policy("warehouse-first"))
     w = sim.world
     n_wh, n_g = w.n_wh, len(w.gtins)
@@ -232,6 +233,10 @@ def _build(config: ChainConfig, costs: CostConfig, seed: int) -> _Season:
     buy = add(w.unit_cost[cell_g[bc]].astype(np.float64), np.full(bt.size, np.inf),
               rebuy=np.ones(1))
     lp.coef(bal[first[bc] + bt + lead[cell_g[bc]]], buy, -1.0)
+    if rebuy_cap is not None:  # the season's re-buys of each warehouse x GTIN, on any days
+        budget = lp.add_rows(np.full(wh_cells.size, -np.inf),
+                             rebuy_cap[cell_n[wh_cells], cell_g[wh_cells]].astype(np.float64))
+        lp.coef(budget[np.searchsorted(wh_cells, bc)], buy, 1.0)
 
     # Online units x[line, node] from every cell holding the line's GTIN; parcels y[order, node].
     holders = [np.flatnonzero(cell_of[:, ln.gtin] >= 0) for ln in lines]
@@ -288,7 +293,7 @@ FLOOR_MARGIN_WEIGHT = 1e-3
 
 def season_bound(
     config: ChainConfig, costs: CostConfig, seed: int, *, objective: str = "margin",
-    time_limit: float = 600.0,
+    time_limit: float = 600.0, rebuy_cap: NDArray[np.int64] | None = None,
 ) -> dict[str, Any]:
     """The LP optimum of the season with perfect information, and its plan's metrics (named as
     `simulate chain` names them; fractional where the LP is).
@@ -297,8 +302,12 @@ def season_bound(
     markdown value any plan can reach (ties broken towards margin, with weight
     FLOOR_MARGIN_WEIGHT): no policy, whatever margin it gives up, gets markdown value below it
     (up to that weight times their margin difference).
+
+    `rebuy_cap` (warehouses x GTINs): at most these units re-bought over the season (a policy's
+    own re-buys, `ChainSimulation.rebought`): the best allocation given that policy's re-buys,
+    which separates what allocation can win from what perfect re-buying adds.
     """
-    se = _build(config, costs, seed)
+    se = _build(config, costs, seed, rebuy_cap)
     lp = se.lp
     cost = np.concatenate(lp.cost)
     if objective == "markdown":

@@ -46,3 +46,11 @@ def test_bench_run_shape_on_a_tiny_chain() -> None:
     assert wf["markdown_value"] == {"mean": 0.0, "ci95": 0.0}
     assert "margin_95_minus_65" in out["rfid_value"]
     assert out["targets"]["zero_capacity_violations"] is True
+    # The bound given a policy's own re-buys: above that policy's run (it is one of its plans),
+    # below hindsight (which may also re-buy freely).
+    free = [r["total_margin"] for r in out["raw"]["hindsight"]]
+    for name in ("cheapest", "shelfsight", "batch"):
+        same = out["gap_closed_same_rebuys"][name]["bound_per_seed"]
+        ran = [r["total_margin"] for r in out["raw"][name]]
+        assert all(m <= b + 0.01 and b <= f + 0.01 for m, b, f in zip(ran, same, free, strict=True))
+    assert out["gap_closed_same_rebuys"]["cheapest"]["ratio_of_means"] in (0.0, None)

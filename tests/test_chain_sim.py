@@ -112,6 +112,20 @@ def test_no_policy_beats_the_season_bound() -> None:
             assert floor["markdown_value"] <= run["markdown_value"] + slack + 1e-6, (seed, name)
 
 
+def test_the_bound_given_a_policys_rebuys_caps_them_and_still_bounds_that_policy() -> None:
+    cfg = ChainConfig(stores=8, skus=24, days=28)  # long enough for re-buys
+    sim = ChainSimulation(cfg, CostConfig(), 1, get_policy("warehouse-first"))
+    run = sim.run()
+    assert sim.rebought.sum() == run["rebuy_units"] > 0
+    free = season_bound(cfg, CostConfig(), 1)
+    same = season_bound(cfg, CostConfig(), 1, rebuy_cap=sim.rebought)
+    none = season_bound(cfg, CostConfig(), 1, rebuy_cap=np.zeros_like(sim.rebought))
+    assert none["rebuy_units"] == 0 and same["rebuy_units"] <= run["rebuy_units"] + 1e-6
+    assert run["total_margin"] <= same["total_margin"] + 1e-6
+    assert none["total_margin"] <= same["total_margin"] <= free["total_margin"] + 1e-6
+    assert free["rebuy_units"] > same["rebuy_units"]  # perfect re-buying buys more here
+
+
 def test_shelfsight_sees_bid_prices_from_the_morning_snapshot_and_baselines_do_not() -> None:
     costs = CostConfig()
     sim = ChainSimulation(SMALL, costs, 3, get_policy("shelfsight"))
