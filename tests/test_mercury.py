@@ -76,6 +76,8 @@ def test_streaming_record_01ff_decodes_to_documented_fields() -> None:
     assert read.frequency_khz == exp["frequency_khz"]
     assert read.phase == exp["phase"]
     assert read.time_ns == 42  # continuous mode: host time on receipt
+    assert read.read_count == exp["read_count"] == 1
+    assert result.batches[0].read_count is None  # every record counts 1: no column to carry
     records, _ = m.parse_tag_records(_hex("stream_tag_record_meta_01FF"), 11, 1, 0x01FF)
     rec = records[0]
     assert rec.timestamp_ms == exp["timestamp_ms"]
@@ -97,6 +99,8 @@ def test_tag_buffer_response_decodes_both_tags_with_host_anchored_time() -> None
     assert [r.antenna for r in reads] == [int(t["antenna_byte"], 16) >> 4 for t in exp]
     assert [r.time_ns for r in reads] == [1_000_000_000 + t["timestamp_ms"] * 1_000_000 for t in exp]
     assert all(r.frequency_khz is None and r.phase is None for r in reads)
+    assert [r.read_count for r in reads] == [t["read_count"] for t in exp] == [3, 1]
+    assert result.batches[0].read_total == 4 == decoder.counters.reads
     assert decoder.take_responses()[0].tag_count == 2
 
 
@@ -179,8 +183,35 @@ def test_any_record_round_trips(rec: m.TagRecord, meta: int) -> None:
         assert math.isnan(read.rssi_dbm)
     assert read.frequency_khz == (rec.frequency_khz if meta & m.META_FREQUENCY else None)
     assert read.phase == (rec.phase if meta & m.META_PHASE else None)
+    assert read.read_count == (rec.read_count if meta & m.META_READ_COUNT else 1)
     parsed, _ = m.parse_tag_records(frame, 11, 1, meta)
     assert m.encode_stream_tag_frame(parsed, meta) == frame
+
+
+@pytest.mark.parametrize("meta", [0x0057, 0x01FF, 0x0001])
+def test_zero_read_count_is_a_counted_bad_field(meta: int) -> None:
+    """readCount 0 stands for no read: a counted BAD_FIELD for that record (fast path and
+    general path alike); the other records of the frame and stream still come through."""
+    zero = m.TagRecord(epc=b"\x01" * 12, read_count=0, rssi_dbm=-50)
+    five = m.TagRecord(epc=b"\x02" * 12, read_count=5, rssi_dbm=-51)
+    data = (
+        m.encode_stream_tag_frame([zero], meta)  # one record: the fast path
+        + m.encode_stream_tag_frame([five, zero, five], meta)  # several: the general path
+        + m.encode_tag_buffer_response([zero, five], meta)
+    )
+    decoder = m.MercuryDecoder("r")
+    result = decoder.feed(data, 3)
+    assert [e.reason for e in result.errors] == [InputErrorReason.BAD_FIELD] * 3
+    assert all("readCount 0" in str(e) for e in result.errors)
+    reads = [r for b in result.batches for r in b.reads()]
+    assert [(r.epc[0], r.read_count) for r in reads] == [(2, 5), (2, 5), (2, 5)]
+    assert decoder.counters.reads == 15
+
+
+def test_read_count_ignored_without_its_metadata_flag() -> None:
+    rec = m.TagRecord(epc=b"\x01" * 12, read_count=0)  # not on the wire: counts 1
+    result = m.MercuryDecoder("r").feed(m.encode_stream_tag_frame([rec], 0x0006), 0)
+    assert result.errors == [] and [r.read_count for b in result.batches for r in b.reads()] == [1]
 
 
 def test_xpc_record_takes_the_general_path() -> None:
@@ -235,7 +266,7 @@ def test_clean_frames_between_garbage_all_come_through(
         got += [r.epc for b in decoder.feed(data[i : i + chunk], 0).batches for r in b.reads()]
     got += [r.epc for b in decoder.finish(0).batches for r in b.reads()]
     assert got == [r.epc for r in recs]
-    assert decoder.counters.reads == len(recs)
+    assert decoder.counters.reads == sum(r.read_count for r in recs)  # meta 0057 has readCount
 
 
 @settings(max_examples=100)

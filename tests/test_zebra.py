@@ -38,7 +38,7 @@ def sample(name: str) -> bytes:
 def key(r: Read) -> tuple[Any, ...]:
     """A Read as a comparable tuple (NaN RSSI -> None)."""
     rssi = None if math.isnan(r.rssi_dbm) else r.rssi_dbm
-    return (r.time_ns, r.reader, r.antenna, r.epc, rssi, r.seq, r.phase, r.frequency_khz)
+    return (r.time_ns, r.reader, r.antenna, r.epc, rssi, r.seq, r.phase, r.frequency_khz, r.read_count)
 
 
 def reads_of(payload: bytes, reader: str = "fx1") -> list[Read]:
@@ -76,6 +76,7 @@ def test_capture_lines() -> None:
     assert got[0].time_ns == 1774682413028000000
     assert got[1].time_ns == got[2].time_ns == 1774682413069000000
     assert got[0].phase == pytest.approx(-170.48005676, abs=1e-4)
+    assert [r.read_count for r in got] == [1, 1, 1]  # "reads":1 (SEEN_COUNT on)
 
 
 def test_batched_array_sample() -> None:
@@ -83,6 +84,10 @@ def test_batched_array_sample() -> None:
     assert (r.epc.hex(), r.seq, r.antenna, r.rssi_dbm) == ("ad99160040aac99525000025", 194, 1, -54.0)
     assert r.frequency_khz == 927250 and r.phase == 0.0
     assert r.time_ns == 1677233682851000000
+    assert r.read_count == 9  # "reads":9: one report standing for nine inventory reads
+    batch = parse_zebra(sample("zebra_fx_tag_event_batched_array.json"), "fx1", 0).batch
+    assert batch.read_count is not None and batch.read_count.tolist() == [9]
+    assert batch.read_total == 9
 
 
 def test_all_fields_sample_and_rfd_sled() -> None:
@@ -91,9 +96,27 @@ def test_all_fields_sample_and_rfd_sled() -> None:
         "3005fb63ac1f3681ec880468", 1, 1, -39.0, 911750
     )
     assert r.time_ns == 1566656122000000000
+    assert r.read_count == 1  # "reads": 1
     (s,) = reads_of(sample("zebra_rfd40_rfd90_dataEVT.json"))
     assert s.epc.hex().upper() == "BEDD11112222333344445555"
     assert (s.seq, s.antenna, s.rssi_dbm, s.frequency_khz) == (1, 0, -39.0, 911750)
+    assert s.read_count == 1  # "seenCount": 1
+
+
+def test_minimal_sample_without_reads_counts_one() -> None:
+    batch = parse_zebra(sample("zebra_fx_tag_event_minimal.json"), "fx1", 0).batch
+    assert batch.read_count is None and batch.read_total == 1  # SIMPLE mode: no SEEN_COUNT
+    assert [r.read_count for r in batch.reads()] == [1]
+
+
+def test_rfd_seen_count_fills_read_count() -> None:
+    doc = msgspec.json.decode(sample("zebra_rfd40_rfd90_dataEVT.json"))
+    tag = doc["data"]["tagData"][0]
+    doc["data"]["tagData"] = [tag, {**tag, "EPCid": "30" * 12, "seenCount": 4, "eventNum": 2}]
+    reads = reads_of(msgspec.json.encode(doc))
+    assert [(r.epc.hex().upper(), r.read_count) for r in reads] == [
+        ("BEDD11112222333344445555", 1), ("30" * 12, 4)
+    ]
 
 
 def test_heartbeats_into_health() -> None:
@@ -161,6 +184,7 @@ read_st = st.builds(
     seq=st.integers(0, 2**53),
     phase=st.one_of(st.none(), f32.map(float)),
     frequency_khz=st.one_of(st.none(), st.integers(1, 1_999_999)),
+    read_count=st.one_of(st.just(1), st.integers(1, 2**31 - 1)),
 )
 
 
@@ -244,6 +268,52 @@ def test_odd_payloads_are_counted_not_raised(payload: bytes) -> None:
         assert len(res.errors) == 1
 
 
+def _event(reads: Any, seq: int = 1, epc: str = "3005fb63ac1f3681ec880468") -> bytes:
+    return msgspec.json.encode({
+        "data": {"antenna": 1, "eventNum": seq, "format": "epc", "idHex": epc, "peakRssi": -50,
+                 "reads": reads},
+        "timestamp": "2026-03-28T07:20:13.028+0000", "type": "INVENTORY",
+    })
+
+
+@pytest.mark.parametrize(
+    "reads", [0, -1, -(2**40), 2**31, 2**70, 2.5, 3.0, "3", True, [3], {"n": 3}],
+)
+def test_bad_read_count_is_a_counted_bad_field(reads: Any) -> None:
+    """A count below 1 (or not an integer) is bad input: a counted BAD_FIELD, the event out,
+    the other events of the payload in."""
+    d = driver()
+    res = d.decode("zebra/fx1/data", _event(reads), 0)
+    assert sum(len(b) for b in res.batches) == 0
+    assert [e.reason for e in res.errors] == [InputErrorReason.BAD_FIELD]
+    assert d.counters()["error.bad_field"] == 1
+    payload = b"[" + b",".join([_event(2, 1), _event(reads, 2), _event(5, 3, "30" * 12)]) + b"]"
+    res = driver().decode("zebra/fx1/data", payload, 0)
+    assert [(r.seq, r.read_count) for b in res.batches for r in b.reads()] == [(1, 2), (3, 5)]
+    assert [e.reason for e in res.errors] == [InputErrorReason.BAD_FIELD]
+    rfd = msgspec.json.encode({"data": {"tagData": [
+        {"EPCid": "30" * 12, "eventNum": 1, "seenCount": reads},
+    ]}, "timestamp": "2019-08-24T14:15:22Z", "type": "CYCLE_COUNT"})
+    res = driver().decode("zebra/fx1/data", rfd, 0)
+    assert sum(len(b) for b in res.batches) == 0
+    assert [e.reason for e in res.errors] == [InputErrorReason.BAD_FIELD]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-(2**33), 2**33)), min_size=1, max_size=8))
+def test_any_integer_read_count_is_kept_or_counted(counts: list[int | None]) -> None:
+    payload = b"[" + b",".join(
+        _event(c, i + 1, f"{i + 1:024x}") for i, c in enumerate(counts)
+    ).replace(b',"reads":null', b"") + b"]"
+    res = parse_zebra(payload, "fx1", 0)
+    good = [(i + 1, 1 if c is None else c) for i, c in enumerate(counts)
+            if c is None or 1 <= c <= 2**31 - 1]
+    assert [(r.seq, r.read_count) for r in res.batch.reads()] == good
+    assert len(res.errors) == len(counts) - len(good)
+    assert all(e.reason is InputErrorReason.BAD_FIELD for e in res.errors)
+    assert res.batch.read_total == sum(c for _, c in good)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
@@ -258,6 +328,7 @@ fields = st.fixed_dictionaries(
         "peakRssi": json_values,
         "channel": json_values,
         "phase": json_values,
+        "reads": json_values | st.integers(-3, 2**40),
         "format": st.sampled_from(["epc", "tid"]) | json_values,
         "tagData": json_values,
     },

@@ -116,7 +116,7 @@ class JsonDriverBase:
     def count(self, result: DecodeResult) -> DecodeResult:
         c = self._counts
         c["messages"] += 1
-        c["reads"] += sum(len(b) for b in result.batches)
+        c["reads"] += sum(b.read_total for b in result.batches)  # device reads, folded counts included
         c["duplicates"] += result.duplicates
         c["gaps"] += result.gaps
         for err in result.errors:

@@ -239,8 +239,10 @@ class Columns:
     seq: list[int] = field(default_factory=list)
     phase: list[float] = field(default_factory=list)
     freq: list[int] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)  # read_count; filled only by formats reporting it
     has_phase: bool = False
     has_freq: bool = False
+    has_count: bool = False  # some report folded a count other than 1 (`count` then full length)
 
     def __len__(self) -> int:
         return len(self.time_ns)
@@ -249,6 +251,7 @@ class Columns:
         return ReadBatch.from_columns(
             reader, self.time_ns, self.antenna, self.epc, self.rssi, self.seq,
             self.phase if self.has_phase else None, self.freq if self.has_freq else None,
+            read_count=self.count if self.has_count else None,
         )
 
 

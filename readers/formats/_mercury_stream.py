@@ -25,6 +25,7 @@ from readers.formats._mercury_records import (
     META_ANTENNA,
     META_FREQUENCY,
     META_PHASE,
+    META_READ_COUNT,
     META_RSSI,
     META_TIMESTAMP,
     TagRecord,
@@ -87,7 +88,7 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
         scan = self._scanner.scan(data, final)
         result = DecodeResult(errors=scan.errors)
         cols = ReadColumns()
-        with_phase = with_freq = False
+        with_phase = with_freq = with_count = False
         for frame in scan.frames:
             self.counters.frames += 1
             opcode = frame[2]
@@ -99,9 +100,9 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
                     and len(frame) > 15
                     and ((frame[6] << 8) | frame[7]) & SEARCH_STREAMING
                 ):
-                    meta = self._stream_frame(frame, now, cols)
+                    meta = self._stream_frame(frame, now, cols, result.errors)
                 elif opcode == OP_GET_TAG_BUFFER and status == STATUS_OK:
-                    meta = self._buffer_frame(frame, now, cols)
+                    meta = self._buffer_frame(frame, now, cols, result.errors)
                 elif opcode in KNOWN_OPCODES:
                     self._response(frame, opcode, status, now, result)
                     continue
@@ -112,15 +113,21 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
                 continue
             with_phase |= bool(meta & META_PHASE)
             with_freq |= bool(meta & META_FREQUENCY)
+            with_count |= bool(meta & META_READ_COUNT)
         if len(cols):
-            self.counters.reads += len(cols)
-            result.batches.append(cols.to_batch(self.reader_id, None, with_phase, with_freq))
+            # the column only when some record folded several reads (continuous mode reports 1)
+            with_count = with_count and cols.read_count.count(1) != len(cols)
+            batch = cols.to_batch(self.reader_id, None, with_phase, with_freq, with_count)
+            self.counters.reads += batch.read_total
+            result.batches.append(batch)
         if self._health is not None:
             result.health = self._health
             self._health = None
         return result
 
-    def _stream_frame(self, frame: bytes, now: int, cols: ReadColumns) -> int:
+    def _stream_frame(
+        self, frame: bytes, now: int, cols: ReadColumns, errors: list[InputError]
+    ) -> int:
         off = 8 if frame[5] & 0x88 != 0x88 else 9
         meta = (frame[off] << 8) | frame[off + 1]
         count = frame[off + 2]
@@ -130,7 +137,7 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
         if end != len(frame) - 2:
             raise InputError(InputErrorReason.BAD_FIELD, "bytes left after the tag records")
         for r in records:
-            self._add(cols, r, now, meta)
+            self._add(cols, r, now, meta, errors)
         return meta
 
     @staticmethod
@@ -150,6 +157,9 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
         end = e + 2 + (bits >> 3)
         if bits & 7 or bits < 32 or end != len(frame) - 2:
             return False
+        count = frame[i] if meta & META_READ_COUNT else 1  # readCount comes first when present
+        if count == 0:
+            return False  # the general path counts the bad record
         if o_rssi >= 0:
             r = frame[i + o_rssi]
             rssi = float(r - 256 if r > 127 else r)
@@ -162,10 +172,13 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
             rssi,
             float((frame[i + o_phase] << 8) | frame[i + o_phase + 1]) if o_phase >= 0 else float("nan"),
             int.from_bytes(frame[i + o_freq : i + o_freq + 3], "big") if o_freq >= 0 else -1,
+            count,
         )
         return True
 
-    def _buffer_frame(self, frame: bytes, now: int, cols: ReadColumns) -> int:
+    def _buffer_frame(
+        self, frame: bytes, now: int, cols: ReadColumns, errors: list[InputError]
+    ) -> int:
         meta = (frame[5] << 8) | frame[6]
         count = frame[8]
         records, end = parse_tag_records(frame, 9, count, meta)
@@ -176,12 +189,18 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
             t = now
             if base is not None and meta & META_TIMESTAMP:
                 t = min(now, base + r.timestamp_ms * 1_000_000)
-            self._add(cols, r, t, meta)
+            self._add(cols, r, t, meta, errors)
         self.responses.append(ModuleResponse(OP_GET_TAG_BUFFER, STATUS_OK, b"", count))
         return meta
 
     @staticmethod
-    def _add(cols: ReadColumns, r: TagRecord, t: int, meta: int) -> None:
+    def _add(cols: ReadColumns, r: TagRecord, t: int, meta: int, errors: list[InputError]) -> None:
+        """One record's read; a record whose readCount is 0 (it stands for no read) is a counted
+        BAD_FIELD error instead, and the frame's other records still count."""
+        count = r.read_count if meta & META_READ_COUNT else 1
+        if count < 1:
+            errors.append(InputError(InputErrorReason.BAD_FIELD, f"readCount {count}"))
+            return
         cols.add(
             t,
             r.antenna if meta & META_ANTENNA else 1,
@@ -189,6 +208,7 @@ class MercuryDecoder(StreamDecoder[ModuleResponse]):
             float(r.rssi_dbm) if meta & META_RSSI else float("nan"),
             float(r.phase) if meta & META_PHASE else float("nan"),
             r.frequency_khz if meta & META_FREQUENCY else -1,
+            count,
         )
 
     def _response(

@@ -203,7 +203,7 @@ class FrameScanner:
 class ReadColumns:
     """Column lists filled frame by frame, turned into one ReadBatch per feed."""
 
-    __slots__ = ("antenna", "epc", "frequency_khz", "phase", "rssi_dbm", "time_ns")
+    __slots__ = ("antenna", "epc", "frequency_khz", "phase", "read_count", "rssi_dbm", "time_ns")
 
     def __init__(self) -> None:
         self.time_ns: list[int] = []
@@ -212,6 +212,7 @@ class ReadColumns:
         self.rssi_dbm: list[float] = []
         self.phase: list[float] = []
         self.frequency_khz: list[int] = []
+        self.read_count: list[int] = []
 
     def __len__(self) -> int:
         return len(self.time_ns)
@@ -224,6 +225,7 @@ class ReadColumns:
         rssi_dbm: float,
         phase: float = float("nan"),
         frequency_khz: int = -1,
+        read_count: int = 1,
     ) -> None:
         self.time_ns.append(time_ns)
         self.antenna.append(antenna)
@@ -231,6 +233,7 @@ class ReadColumns:
         self.rssi_dbm.append(rssi_dbm)
         self.phase.append(phase)
         self.frequency_khz.append(frequency_khz)
+        self.read_count.append(read_count)
 
     def to_batch(
         self,
@@ -238,12 +241,16 @@ class ReadColumns:
         census_zone: str | None = None,
         with_phase: bool = False,
         with_frequency: bool = False,
+        with_read_count: bool = False,
     ) -> ReadBatch:
+        """`with_read_count`: keep the column (else every read counts 1); callers have checked
+        every count is >= 1."""
         return ReadBatch.from_columns(
             reader, self.time_ns, self.antenna, self.epc, self.rssi_dbm, None,
             self.phase if with_phase else None,
             self.frequency_khz if with_frequency else None,
             census_zone,
+            self.read_count if with_read_count else None,
         )
 
 

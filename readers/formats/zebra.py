@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from readers.batch import NO_SEQ, Read, ReadBatch
+from readers.batch import MAX_READ_COUNT, NO_SEQ, Read, ReadBatch
 from readers.driver import InputError, InputErrorReason, ReaderHealth
 from readers.formats._json import Columns, decode_one_by_one, format_iso, parse_iso_many, parse_iso_ns
 
@@ -47,6 +47,7 @@ class _RfdTag(msgspec.Struct, gc=False):
     peakRssi: float | None = None
     channel: float | None = None
     phase: float | None = None
+    seenCount: int | None = None
 
 
 class _Data(msgspec.Struct, gc=False):
@@ -56,6 +57,7 @@ class _Data(msgspec.Struct, gc=False):
     peakRssi: float | None = None
     channel: float | None = None
     phase: float | None = None
+    reads: int | None = None
     format: str | None = None
     tagData: list[_RfdTag] | None = None
 
@@ -133,7 +135,7 @@ def _parse_events(
                 ts = ev.timestamp  # the hot path: one tag data event
                 _append(
                     cols, received_ns if ts is None else parse_iso_ns(ts), d.idHex, d.antenna,
-                    d.peakRssi, d.eventNum, d.phase, d.channel,
+                    d.peakRssi, d.eventNum, d.phase, d.channel, d.reads,
                 )
             else:
                 _take_event(ev, payload, received_ns, cols, mgmt)
@@ -171,9 +173,11 @@ def _tag_columns(events: Sequence[_Event], reader: str, received_ns: int) -> Rea
     rssi = _floats([d.peakRssi for d in ds])
     phase = _floats([d.phase for d in ds])
     channel = _floats([d.channel for d in ds])
+    reads_ok, reads = _counts([d.reads for d in ds])
     if (
         antenna is None
         or seq is None
+        or not reads_ok
         or not _all_nan_or(rssi, (rssi >= -200.0) & (rssi <= 100.0))
         or not _all_nan_or(phase, (phase >= -1e6) & (phase <= 1e6))
         or not _all_nan_or(channel, (channel > 0.0) & (channel < 2_000_000.0))
@@ -194,6 +198,7 @@ def _tag_columns(events: Sequence[_Event], reader: str, received_ns: int) -> Rea
         frequency_khz=np.where(np.isnan(channel), -1, np.rint(channel * 1000)).astype(np.int32)
         if has_freq
         else None,
+        read_count=reads,
     )
 
 
@@ -220,6 +225,23 @@ def _ints(values: list[int | None], missing: int, high: int) -> npt.NDArray[np.i
     return col
 
 
+def _counts(values: list[int | None]) -> tuple[bool, npt.NDArray[np.int32] | None]:
+    """(ok, the read_count column): the column is None when no event reports `reads` or all
+    report 1; ok is False when a value is outside [1, MAX_READ_COUNT] (the event-by-event path
+    then names the error)."""
+    if values.count(None) == len(values):
+        return True, None
+    try:
+        col = np.array([1 if v is None else v for v in values], dtype=np.int64)
+    except OverflowError:
+        return False, None
+    if not bool(((col >= 1) & (col <= MAX_READ_COUNT)).all()):
+        return False, None
+    if bool((col == 1).all()):
+        return True, None
+    return True, col.astype(np.int32)
+
+
 def _floats(values: list[float | None]) -> npt.NDArray[np.float64]:
     """float64 column, NaN for None (numpy's conversion; JSON numbers are never NaN, so NaN
     means absent)."""
@@ -243,14 +265,17 @@ def _take_event(
         fmt = d.format
         if fmt is not None and fmt != "epc":
             raise InputError(InputErrorReason.BAD_FIELD, f"idHex format {fmt[:20]!r}")
-        _append(cols, t, d.idHex, d.antenna, d.peakRssi, d.eventNum, d.phase, d.channel)
+        _append(cols, t, d.idHex, d.antenna, d.peakRssi, d.eventNum, d.phase, d.channel, d.reads)
         return
     if d is not None and d.tagData is not None:  # RFD40/90 dataEVT: always an array of tags
         for tag in d.tagData:
             epc = tag.EPCid if tag.EPCid is not None else tag.EPC
             if epc is None:
                 raise InputError(InputErrorReason.BAD_FIELD, "tagData entry without EPCid/EPC")
-            _append(cols, t, epc, None, tag.peakRssi, tag.eventNum, tag.phase, tag.channel)
+            _append(
+                cols, t, epc, None, tag.peakRssi, tag.eventNum, tag.phase, tag.channel,
+                tag.seenCount,
+            )
         return
     kind = ev.type or ""
     if kind in MANAGEMENT_TYPES or ev.component is not None:
@@ -270,6 +295,7 @@ def _append(
     seq: int | None,
     phase: float | None,
     channel: float | None,
+    reads: int | None = None,
 ) -> None:
     try:
         epc = bytes.fromhex(id_hex)
@@ -285,6 +311,10 @@ def _append(
         raise InputError(InputErrorReason.BAD_FIELD, f"peakRssi {rssi}")
     if phase is not None and not -1e6 <= phase <= 1e6:
         raise InputError(InputErrorReason.BAD_FIELD, f"phase {phase}")
+    if reads is None:
+        reads = 1
+    elif not 1 <= reads <= MAX_READ_COUNT:  # a report stands for at least one read
+        raise InputError(InputErrorReason.BAD_FIELD, f"reads {reads}")
     freq = -1
     if channel is not None:
         if not 0 < channel < 2_000_000:
@@ -300,6 +330,9 @@ def _append(
     cols.seq.append(NO_SEQ if seq is None else seq)
     cols.phase.append(math.nan if phase is None else phase)
     cols.freq.append(freq)
+    cols.count.append(reads)
+    if reads != 1:
+        cols.has_count = True
 
 
 def _management_data(payload: bytes, ev: _Event) -> Any:
@@ -395,7 +428,7 @@ def _event_dict(
     if r.phase is not None and not math.isnan(r.phase):
         data["phase"] = float(r.phase)
     if read_count:
-        data["reads"] = 1
+        data["reads"] = r.read_count
     return {"data": data, "timestamp": format_iso(r.time_ns, digits, offset_minutes), "type": mode}
 
 
@@ -410,8 +443,8 @@ def encode_zebra_event_chunks(
     """One compact JSON object per read, keys sorted as the IoT Connector sends them.
 
     Every read needs a `seq` (eventNum); `antenna` 0, NaN RSSI, absent phase/frequency are
-    left out, as the reader does when that tag metadata is off. `read_count` adds `"reads":1`
-    (SEEN_COUNT). Timestamps carry `digits` fraction digits (ms on the device) and the local
+    left out, as the reader does when that tag metadata is off. `read_count` adds the read's
+    `"reads"` (SEEN_COUNT). Timestamps carry `digits` fraction digits (ms on the device) and the local
     offset `±hhmm`.
     """
     items = reads.reads() if isinstance(reads, ReadBatch) else reads
