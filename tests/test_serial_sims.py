@@ -50,7 +50,8 @@ class Sink:
     def __call__(self, batch: ReadBatch) -> None:
         with self.lock:
             self.batches.append(batch)
-            self.epcs.update(r.epc for r in batch.reads())
+            for r in batch.reads():  # a Mercury tag-buffer record may fold several reads
+                self.epcs[r.epc] += r.read_count
 
     @property
     def reads(self) -> int:

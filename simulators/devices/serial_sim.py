@@ -148,7 +148,9 @@ class MercurySimulator(PtyDevice):
             self.send(mfmt.encode_response(mfmt.OP_GET_TAG_BUFFER, mfmt.STATUS_NO_TAGS))
             return
         frame = mfmt.encode_tag_buffer_response(batch, meta)
-        self.emit_reads_frame(frame, [r.epc for r in batch])
+        # a record stands for the reads folded into it (readCount) when the host asked for it
+        folded = bool(meta & mfmt.META_READ_COUNT)
+        self.emit_reads_frame(frame, [r.epc for r in batch for _ in range(r.read_count if folded else 1)])
 
 
 class R2000Simulator(PtyDevice):
