@@ -230,9 +230,12 @@ class Pipeline:
             if n == 0 and batch.census_zone is None:
                 continue
             if n:
-                c.reads += n
-                m.count_reads(batch.reader, n)
-                bad = self.builder.ids.bad_reads(batch.epc.tolist())
+                reads = batch.read_total  # device reads: a report may fold several (read_count)
+                c.reads += reads
+                m.count_reads(batch.reader, reads)
+                bad = self.builder.ids.bad_reads(
+                    batch.epc.tolist(), None if batch.read_count is None else batch.read_count.tolist()
+                )
                 for reason, k in bad.items():
                     c.bad_epc[reason] += k
                     m.bad_epcs.labels(self.store_id, reason).inc(k)

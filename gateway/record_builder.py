@@ -70,8 +70,9 @@ class EpcIdentities:
             self._cache[epc] = ident
         return ident
 
-    def bad_reads(self, epcs: list[bytes]) -> Counter[str]:
-        """Reads per rejection reason among `epcs` (EPCs are kept raw, never dropped)."""
+    def bad_reads(self, epcs: list[bytes], read_counts: list[int] | None = None) -> Counter[str]:
+        """Reads per rejection reason among `epcs` (EPCs are kept raw, never dropped); with
+        `read_counts`, each report counts the reads the device folded into it."""
         out: Counter[str] = Counter()
         distinct = set(epcs)
         # Set operations on the cache's keys: Python-level work only for EPCs never seen before.
@@ -82,7 +83,12 @@ class EpcIdentities:
             if reason is not None:
                 bad[e] = reason
         if bad:
-            counts = Counter(epcs)
+            counts: Counter[bytes] = Counter()
+            if read_counts is None:
+                counts.update(epcs)
+            else:
+                for e, k in zip(epcs, read_counts, strict=True):
+                    counts[e] += k
             for epc, reason in bad.items():
                 out[reason] += counts[epc]
         return out

@@ -1,8 +1,10 @@
 """Read summaries per reporting cycle per (reader, antenna, EPC) (DESIGN §2, §5 `tag_reads`).
 
 A summary row says: in the cycle starting at `cycle_start_ns`, reader R's antenna A read EPC E
-`count` times, first at `first_ns`, last at `last_ns`, with peak RSSI `peak_rssi`. A cycle of
-0 s passes every raw read through as its own row. The sum of `count` always equals the reads in.
+`count` times, first at `first_ns`, last at `last_ns`, with peak RSSI `peak_rssi`. `count` sums
+the devices' read counts (a Zebra report with `reads` 5 is five reads, readers.md §1), not the
+reports. A cycle of 0 s passes every report through as its own row. The sum of `count` always
+equals the reads in (`ReadBatch.read_total`).
 
 `summarise` is pure and vectorised (lexsort + reduceat over (cycle, antenna, epc-id));
 `SummaryAccumulator` buffers batches and emits cycles once they are complete.
@@ -127,7 +129,9 @@ def _summarise_columns(
     antenna: npt.NDArray[np.int16],
     epc: npt.NDArray[np.object_],
     rssi: npt.NDArray[np.float32],
+    read_count: npt.NDArray[np.int32] | None = None,
 ) -> Summaries:
+    """`read_count`: the reads each report stands for (None: one each)."""
     n = int(time_ns.shape[0])
     if n == 0:
         return Summaries.empty()
@@ -139,7 +143,7 @@ def _summarise_columns(
             epc=epc.copy(),
             first_ns=time_ns.copy(),
             last_ns=time_ns.copy(),
-            count=np.ones(n, np.int64),
+            count=np.ones(n, np.int64) if read_count is None else read_count.astype(np.int64),
             peak_rssi=rssi.astype(np.float32, copy=True),
         )
     eid = _epc_ids(epc)
@@ -151,7 +155,10 @@ def _summarise_columns(
     starts = np.flatnonzero(new)
     t = time_ns[order]
     r = rssi[order].astype(np.float32)
-    counts = np.diff(np.append(starts, n)).astype(np.int64)
+    if read_count is None:
+        counts = np.diff(np.append(starts, n)).astype(np.int64)
+    else:
+        counts = np.add.reduceat(read_count[order].astype(np.int64), starts)
     return Summaries(
         cycle_start_ns=c[starts] * np.int64(cycle_ns),
         reader=np.full(starts.shape[0], reader, dtype=object),
@@ -172,7 +179,8 @@ def summarise(batch: ReadBatch, cycle_s: float) -> Summaries:
         batch.time_ns // np.int64(cycle_ns) if cycle_ns else np.zeros(len(batch), np.int64)
     )
     return _summarise_columns(
-        batch.reader, cycle, cycle_ns, batch.time_ns, batch.antenna, batch.epc, batch.rssi_dbm
+        batch.reader, cycle, cycle_ns, batch.time_ns, batch.antenna, batch.epc, batch.rssi_dbm,
+        batch.read_count,
     )
 
 
@@ -183,7 +191,17 @@ class _Pending:
     antenna: list[npt.NDArray[np.int16]]
     epc: list[npt.NDArray[np.object_]]
     rssi: list[npt.NDArray[np.float32]]
+    count: list[npt.NDArray[np.int32] | None]  # read_count per batch (None: one read a report)
     low: int  # the lowest cycle pending: a flush below it has nothing to do for this reader
+
+
+def _counts(parts: list[npt.NDArray[np.int32] | None], sizes: list[int]) -> npt.NDArray[np.int32] | None:
+    """The pending batches' read counts joined (None when no batch carried any)."""
+    if all(c is None for c in parts):
+        return None
+    return np.concatenate(
+        [np.ones(k, np.int32) if c is None else c for c, k in zip(parts, sizes, strict=True)]
+    )
 
 
 class SummaryAccumulator:
@@ -229,14 +247,15 @@ class SummaryAccumulator:
         low = int(cycle.min())
         p = self._pending.get(batch.reader)
         if p is None:
-            p = self._pending[batch.reader] = _Pending([], [], [], [], [], low)
+            p = self._pending[batch.reader] = _Pending([], [], [], [], [], [], low)
         p.low = min(p.low, low)
         p.cycle.append(cycle)
         p.time_ns.append(batch.time_ns)
         p.antenna.append(batch.antenna)
         p.epc.append(batch.epc)
         p.rssi.append(batch.rssi_dbm)
-        self.reads_in += n
+        p.count.append(batch.read_count)
+        self.reads_in += batch.read_total
 
     def flush(self, now_ns: int, force: bool = False) -> Summaries:
         """Summaries of every complete cycle (all pending cycles when `force`)."""
@@ -260,17 +279,19 @@ class SummaryAccumulator:
             antenna = np.concatenate(p.antenna)
             epc = np.concatenate(p.epc)
             rssi = np.concatenate(p.rssi)
+            count = _counts(p.count, [t.shape[0] for t in p.time_ns])
             if force or not self.cycle_ns:
                 done = np.ones(cycle.shape[0], dtype=bool)
             else:
                 done = cycle < np.int64(limit)
             if not done.any():
                 self._pending[reader] = _Pending(
-                    [cycle], [time_ns], [antenna], [epc], [rssi], int(cycle.min())
+                    [cycle], [time_ns], [antenna], [epc], [rssi], [count], int(cycle.min())
                 )
                 continue
             s = _summarise_columns(
-                reader, cycle[done], self.cycle_ns, time_ns[done], antenna[done], epc[done], rssi[done]
+                reader, cycle[done], self.cycle_ns, time_ns[done], antenna[done], epc[done], rssi[done],
+                None if count is None else count[done],
             )
             out.append(s)
             self.reads_out += s.total_reads
@@ -279,7 +300,7 @@ class SummaryAccumulator:
                 rest = cycle[keep]
                 self._pending[reader] = _Pending(
                     [rest], [time_ns[keep]], [antenna[keep]], [epc[keep]], [rssi[keep]],
-                    int(rest.min()),
+                    [None if count is None else count[keep]], int(rest.min()),
                 )
             else:
                 del self._pending[reader]

@@ -118,6 +118,24 @@ def test_bad_epcs_are_kept_raw_and_counted_by_reason(tmp_path: Path) -> None:
     assert p.metrics.value("shelfsight_bad_epc_reads_total", reason="tid_prefix") == 2
 
 
+def test_folded_read_counts_of_one_tag_in_a_cycle_add_up(tmp_path: Path) -> None:
+    """Two reports of one tag in one cycle, standing for 3 and 4 device reads: one row of 7."""
+    p, outbox, clock = make(tmp_path)
+    b = ReadBatch.from_columns("r1", [T0 + NS // 10, T0 + NS // 2], [1, 1], [epc(1), epc(1)],
+                               [-50.0, -48.0], read_count=[3, 4])
+    p.process(Work("r1", (b,)))
+    odd = bytes.fromhex("E2801160600002054A3C12AB")
+    p.process(Work("r1", (ReadBatch.from_columns("r1", [T0 + NS // 3], [1], [odd], [-40.0],
+                                                 read_count=[5]),)))
+    clock.t = T0 + 3 * NS
+    p.flush(shutdown=True)
+    rows = [r for r in all_records(outbox) if isinstance(r, ReadSummaryRow)]
+    assert sorted((r.epc, r.read_count) for r in rows) == sorted([(epc(1), 7), (odd, 5)])
+    assert p.counters.reads == 12 == read_sum(outbox)
+    assert p.counters.bad_epc == {"tid_prefix": 5}
+    assert p.metrics.value("shelfsight_reads_ingested_total", reader="r1") == 12
+
+
 def test_unparseable_input_is_acked_only_after_its_quarantine_entry(tmp_path: Path) -> None:
     p, _outbox, _clock = make(tmp_path)
     acked: list[int] = []

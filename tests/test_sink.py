@@ -162,3 +162,37 @@ def test_missing_schema_is_retried_not_dead_lettered(pg_dsn: str) -> None:
 )
 def test_sqlstate_classes(state: str | None, kind: str) -> None:
     assert classify_sqlstate(state) == kind
+
+
+def test_zebra_reads_count_reaches_tag_reads(pg_migrated_dsn: str, tmp_path: Path) -> None:
+    """End to end: a Zebra INVENTORY event with "reads":5 (SEEN_COUNT) is five reads in
+    tag_reads.read_count, and two reports of one tag in one cycle add up (3 + 4 = 7)."""
+    from gateway.metrics import GatewayMetrics
+    from gateway.pipeline import Pipeline, Work
+    from readers.config import ReaderConfig
+    from readers.drivers import zebra
+
+    def event(num: int, id_hex: str, ms: int, reads: int) -> str:
+        return (f'{{"data":{{"antenna":1,"eventNum":{num},"format":"epc","idHex":"{id_hex}",'
+                f'"peakRssi":-54,"reads":{reads}}},'
+                f'"timestamp":"2023-02-24T10:14:42.{ms:03d}+0000","type":"INVENTORY"}}')
+
+    a, b = "ad99160040aac99525000025", "e28011700000020d2a412182"
+    payload = f"[{event(1, a, 100, 5)},{event(2, b, 200, 3)},{event(3, b, 900, 4)}]".encode()
+    result = zebra.factory(ReaderConfig(id="fx1", driver="zebra_iotc")).decode(
+        "zebra/fx1/data", payload, 0
+    )
+    assert result.errors == []
+    outbox = Outbox(tmp_path / "outbox.sqlite", 10_000)
+    pipeline = Pipeline("s1", outbox, None, GatewayMetrics("s1"), cycle_s=1.0)
+    pipeline.process(Work("fx1", result.batches))
+    pipeline.flush(shutdown=True)  # a final (non-redeliverable) input: every cycle flushed
+    with Sink(pg_migrated_dsn, "s1") as sink:
+        drained = drain(outbox, sink, threading.Event(), until_empty=True)
+    assert drained.dead_lettered == 0 and outbox.depth() == 0
+    with psycopg.connect(pg_migrated_dsn) as conn:
+        rows = conn.execute(
+            "SELECT reader_id, antenna, encode(epc, 'hex'), read_count FROM tag_reads ORDER BY 3"
+        ).fetchall()
+    assert rows == [("fx1", 1, a, 5), ("fx1", 1, b, 7)]
+    assert pipeline.counters.reads == 12

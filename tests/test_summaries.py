@@ -118,3 +118,56 @@ def test_cycle_zero_passes_every_read_through() -> None:
     s = acc.flush(0)
     assert len(s) == 3 and s.total_reads == 3
     assert s.first_ns.tolist() == [5, 5, 7] and s.peak_rssi[0] == np.float32(-50.0)
+
+
+# -- device read counts (readers.md §1 read_count) ------------------------------------------
+
+
+def counted(reads: list[tuple[int, int, bytes, float]], counts: list[int] | None,
+            reader: str = "r") -> ReadBatch:
+    return ReadBatch.from_columns(
+        reader, [r[0] for r in reads], [r[1] for r in reads], [r[2] for r in reads],
+        [r[3] for r in reads], read_count=counts,
+    )
+
+
+def test_reports_of_one_tag_in_a_cycle_sum_their_read_counts() -> None:
+    reads = [(S + 100, 1, EPCS[0], -50.0), (S + 700, 1, EPCS[0], -45.0), (S + 800, 1, EPCS[1], -60.0)]
+    b = counted(reads, [3, 4, 1])
+    s = summarise(b, 1.0)
+    assert sorted((r.epc, r.count) for r in s.rows()) == [(EPCS[0], 7), (EPCS[1], 1)]
+    assert s.total_reads == 8 == b.read_total
+    assert sorted(summarise(b, 0.0).count.tolist()) == [1, 3, 4]  # cycle 0: one row per report
+    acc = SummaryAccumulator(1.0, lateness_s=0.5)
+    acc.add(counted(reads[:1], [3]))
+    acc.add(counted(reads[1:], None))  # a batch without the column: one read a report
+    acc.add(counted([(S + 900, 1, EPCS[0], -40.0)], [4]))
+    assert acc.reads_in == 9
+    s = acc.flush(3 * S)
+    assert sorted((r.epc, r.count, r.peak_rssi) for r in s.rows()) == [
+        (EPCS[0], 8, -40.0), (EPCS[1], 1, -60.0)
+    ]
+    assert acc.reads_out == 9 and acc.pending_reads == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(reads_st, cycle_st, st.lists(st.integers(0, 12 * S), max_size=6), st.integers(1, 4),
+       st.data())
+def test_accumulator_conserves_folded_read_counts(
+    reads: list[tuple[int, int, bytes, float]], cycle_s: float, flushes: list[int], parts: int,
+    data: st.DataObject,
+) -> None:
+    counts = data.draw(st.lists(st.integers(1, 1000), min_size=len(reads), max_size=len(reads)))
+    acc = SummaryAccumulator(cycle_s, lateness_s=0.5)
+    out: list[Summaries] = []
+    expected = 0
+    for i in range(parts):
+        chunk, weights = reads[i::parts], counts[i::parts]
+        plain = data.draw(st.booleans())  # some batches carry no read_count column
+        expected += len(chunk) if plain else sum(weights)
+        acc.add(counted(chunk, None if plain else weights, reader="ab"[i % 2]))
+        if i < len(flushes):
+            out.append(acc.flush(sorted(flushes)[i]))
+        assert acc.reads_in == acc.reads_out + acc.pending_reads
+    out.append(acc.flush(0, force=True))
+    assert concat_summaries(out).total_reads == acc.reads_in == acc.reads_out == expected

@@ -17,7 +17,9 @@ makes the items believed there but not found `missing`.
 
 The read rate p of a tag is the per-epoch inclusion probability, estimated from the gaps
 between read epochs while present (k read epochs over the epochs they span, exponentially
-forgotten, Beta prior): calibrated by construction, as SMURF needs.
+forgotten, Beta prior): calibrated by construction, as SMURF needs. A report that folds several
+reads (`ReadBatch.read_count`) is still one read epoch: the rate stays a per-epoch probability,
+so folded counts weigh only in the read counters, not in the rate.
 """
 
 from __future__ import annotations
@@ -129,14 +131,15 @@ class Cleaner:
         n = len(batch)
         if n == 0:
             return []
-        self.counters.reads_in += n
+        self.counters.reads_in += batch.read_total
         raw: list[RawEvent] = []
         t = batch.time_ns
         raw += self._advance(int(t.min()))
         z = self.zones.resolve(batch.reader, batch.antenna)
         ok = z != NO_ZONE
         if not ok.all():
-            self.counters.unmapped_reads += int((~ok).sum())
+            rc = batch.read_count
+            self.counters.unmapped_reads += int((~ok).sum()) if rc is None else int(rc[~ok].sum())
             t, z = t[ok], z[ok]
             epc, rssi = batch.epc[ok], batch.rssi_dbm[ok]
         else:
@@ -346,7 +349,7 @@ class Cleaner:
                 InputErrorReason.BAD_FIELD, f"census of unknown zone {batch.census_zone!r}"
             )
         self.counters.census_batches += 1
-        self.counters.reads_in += len(batch)
+        self.counters.reads_in += batch.read_total
         raw: list[RawEvent] = []
         if len(batch):
             raw += self._advance(int(batch.time_ns.min()))
