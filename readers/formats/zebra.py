@@ -229,7 +229,8 @@ def _counts(values: list[int | None]) -> tuple[bool, npt.NDArray[np.int32] | Non
     """(ok, the read_count column): the column is None when no event reports `reads` or all
     report 1; ok is False when a value is outside [1, MAX_READ_COUNT] (the event-by-event path
     then names the error)."""
-    if values.count(None) == len(values):
+    n = len(values)
+    if values.count(None) == n or values.count(1) == n:  # the usual case: no column
         return True, None
     try:
         col = np.array([1 if v is None else v for v in values], dtype=np.int64)
