@@ -23,6 +23,7 @@ and the mean requests per call.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import logging
 import os
 import random
@@ -288,23 +289,44 @@ def _summary(st: _Stats, seconds: float) -> dict[str, float]:
 
 
 # -- servers ----------------------------------------------------------------------------------
-def _serve(args: list[str], env: dict[str, str], port: int, probe: str) -> subprocess.Popen[bytes]:
+def _serve(
+    args: list[str], env: dict[str, str], port: int, probe: str, workers: int = 2
+) -> subprocess.Popen[bytes]:
+    """Start a server and return once every one of its `workers` answers `probe`: the first
+    worker up would otherwise accept every load connection (all 32 seen on one worker)."""
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.monotonic() + 90
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            pass
+        if _workers_answering(proc.pid, port, probe, workers) >= workers:
+            return proc
         if time.monotonic() > deadline:
             _stop(proc)
             raise RuntimeError(f"server on port {port} not ready")
         time.sleep(0.2)
+
+
+def _workers_answering(root: int, port: int, probe: str, workers: int) -> int:
+    """How many processes of the server hold a connection that `probe` answered 200 on (from
+    4 x `workers` keep-alive connections opened together, kept open while they are counted)."""
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=2) for _ in range(4 * workers)]
+    try:
+        for conn in conns:
+            conn.request("GET", probe)
+        for conn in conns:
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                return 0
+        held = proc_stats.connections_by_pid(port, proc_stats.descendants(root))
+        return sum(1 for n in held.values() if n > 0)
+    except OSError:
+        return 0
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
