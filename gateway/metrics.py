@@ -41,7 +41,9 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.reads_ingested = Counter(
-            "shelfsight_reads_ingested", "Raw reads accepted from readers.", ["shop", "reader"],
+            "shelfsight_reads_ingested",
+            "Reads accepted from readers (a report folding n reads counts n).",
+            ["shop", "reader"],
             registry=r,
         )
         self.reads_per_s = Gauge(
