@@ -229,6 +229,37 @@ def test_one_parcel_preferred_when_splits_cost_more() -> None:
         assert d.parcels == 1, name
 
 
+@pytest.mark.parametrize("name", ["cheapest", "shelfsight"])
+def test_alternatives_are_the_runner_up_nodes_not_just_leaving_it_unfilled(name: str) -> None:
+    """One unit, stocked at the warehouse and three shops: the decision beat the other three
+    nodes, each shipping the unit alone, ranked by what they would have cost (the search for
+    the optimum prunes them; the alternatives must not be pruned with them)."""
+    avail = np.array([[5], [2], [2], [2]])
+    snap = snapshot(avail)
+    order = Order("o", (OrderLine("G0", 1),), 40.3, -75.3)
+    d = get_policy(name).decide(order, snap, COSTS)
+    assert len(d.alternatives) == COSTS.alternatives == 3
+    chosen = {a.node_id for a in d.assignments}
+    nodes = [alt.nodes for alt in d.alternatives]
+    assert all(len(n) == 1 for n in nodes) and {n[0] for n in nodes} == {"W0", "S0", "S1", "S2"} - chosen
+    totals = [alt.breakdown.total for alt in d.alternatives]
+    assert totals == sorted(totals) and totals[0] >= d.breakdown.total - 1e-9
+    for alt in d.alternatives:
+        assert [(a.node_id, a.qty) for a in alt.assignments] == [(alt.nodes[0], 1)]
+
+
+def test_a_milp_decision_has_runner_ups_too() -> None:
+    """Overtime makes the per-order problem a MILP: its alternatives are single-node options."""
+    avail = np.array([[5], [2], [2]])
+    snap = snapshot(avail, picks=39)
+    costs = COSTS.model_copy(update={"overtime_cost": 1.0})
+    order = Order("o", (OrderLine("G0", 2),), 40.3, -75.3)
+    d = get_policy("shelfsight").decide(order, snap, costs)
+    assert d.solver.value == "milp"
+    assert d.alternatives and all(len(a.nodes) == 1 for a in d.alternatives)
+    assert all(a.breakdown.total >= d.breakdown.total - 1e-6 for a in d.alternatives)
+
+
 def test_decision_json_and_unknown_policy() -> None:
     snap = snapshot(np.array([[2, 0], [1, 1]]))
     order = Order("o", (OrderLine("G0", 1), OrderLine("nope", 2)), 40.5, -75.5)

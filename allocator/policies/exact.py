@@ -126,23 +126,51 @@ def enumerate_order(
         best = min(best, float(totals[order[0]]))
     scored.sort(key=lambda x: x[0])
     seen: set[tuple[tuple[tuple[int, int], int], ...]] = set()
-    results: list[Taken] = []
-    for _cost, subset in scored:
+    results: list[tuple[float, Taken]] = []
+    for cost, subset in scored:
         taken = _assign(cand, subset, sub, pr.rho, qty)
         key = tuple(sorted(taken.items()))
         if key in seen:
             continue
         seen.add(key)
-        results.append(taken)
+        results.append((cost, taken))
         if len(results) > n_alternatives:
             break
-    best_taken = results[0]
+    best_taken = results[0][1]
+    if n_alternatives:
+        # The pruning above keeps only the nodes that can be in the optimum, so the runners-up
+        # it leaves are often just "leave it unfilled". Every node shipping the order alone is
+        # an alternative too: rank them all, so the answer says what the choice beat.
+        alts = results[1:] + [
+            (c, t) for c, t in single_node_options(pr, marg, single, n_alternatives + 1)
+            if tuple(sorted(t.items())) not in seen
+        ]
+        alts.sort(key=lambda x: x[0])  # stable: ties keep the enumeration's order
+        results = results[:1] + alts[:n_alternatives]
     per_node = np.zeros(pr.n_nodes, dtype=np.int64)
     for (k, _), units in best_taken.items():
         per_node[k] += units
     if (per_node > pr.cap_hard).any():
         return None
-    return best_taken, results[1:]
+    return best_taken, [t for _, t in results[1:]]
+
+
+def single_node_options(
+    pr: OrderProblem, marg: FloatArray, single: FloatArray, n: int
+) -> list[tuple[float, Taken]]:
+    """The `n` cheapest ways of serving the order from one node alone (lines it cannot fill
+    left unfilled), as (cost, taken): `single` (K,) is each node's cost, `marg` the marginal
+    unit costs. Nodes that would serve nothing are not options."""
+    # Units of each line a node would ship alone: its marginal costs rise with each unit, so
+    # those below ρ (what leaving the unit unfilled costs) are a prefix, at most the line's qty.
+    units = (marg < pr.rho[None, :, None] - _EPS).sum(axis=2)  # (K, L)
+    ranked = np.flatnonzero(units.any(axis=1))
+    ranked = ranked[np.argsort(single[ranked], kind="stable")][:n]
+    out: list[tuple[float, Taken]] = []
+    for k in ranked.tolist():
+        row = units[k].tolist()
+        out.append((float(single[k]), {(k, ln): u for ln, u in enumerate(row) if u > 0}))
+    return out
 
 
 def _undominated(
@@ -218,9 +246,22 @@ def solve_order(
         return found[0], Solver.ENUMERATION, found[1]
     if found is None:
         result = highs_model.solve([pr], terms, time_limit=1.0, mip_rel_gap=1e-6)
-        return result.taken[0], Solver.MILP, []
-    # Pruned candidates: solve over them, then map candidate positions back.
-    result = highs_model.solve([found], terms, time_limit=1.0, mip_rel_gap=1e-6)
-    index = {int(n): k for k, n in enumerate(pr.nodes.tolist())}
-    taken = {(index[int(found.nodes[k])], ln): u for (k, ln), u in result.taken[0].items()}
-    return taken, Solver.MILP, []
+        taken = result.taken[0]
+    else:  # pruned candidates: solve over them, then map candidate positions back
+        result = highs_model.solve([found], terms, time_limit=1.0, mip_rel_gap=1e-6)
+        index = {int(n): k for k, n in enumerate(pr.nodes.tolist())}
+        taken = {(index[int(found.nodes[k])], ln): u for (k, ln), u in result.taken[0].items()}
+    return taken, Solver.MILP, _single_node_alternatives(pr, terms, taken, n_alternatives)
+
+
+def _single_node_alternatives(
+    pr: OrderProblem, terms: Terms, chosen: Taken, n: int
+) -> list[Taken]:
+    """Runners-up of a MILP decision: the cheapest single-node ways of serving the order."""
+    if n <= 0 or pr.n_nodes == 0 or pr.n_lines == 0:
+        return []
+    marg = marginal_costs(pr, terms)
+    single = pr.parcel + fill_costs(marg, pr.qty, pr.rho).sum(axis=1)
+    key = tuple(sorted(chosen.items()))
+    return [t for _, t in single_node_options(pr, marg, single, n + 1)
+            if tuple(sorted(t.items())) != key][:n]
