@@ -213,3 +213,42 @@ def test_node_view_weighs_shops_by_their_recent_walk_in_sales(pg_migrated_dsn: s
         assert (await nodes.view(conn)).customer_weight is None  # no sales at all: no weights
 
     asyncio.run(_run(dsn, body))
+
+
+def test_store_sales_are_re_read_in_the_background_once_the_app_gave_a_pool(
+    pg_migrated_dsn: str,
+) -> None:
+    """With a pool the hourly re-read does not hold up the node refresh: the view keeps the
+    weights it has until the pooled read is done."""
+    from psycopg_pool import AsyncConnectionPool
+
+    dsn = make_chain(pg_migrated_dsn).dsn
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM sales_daily")
+        conn.execute("INSERT INTO sales_daily (store_id, gtin, day, units)"
+                     " VALUES ('s1', %s, date_trunc('day', now()), 4)", (SLOW,))
+
+    async def run() -> None:
+        async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False,
+                                       kwargs={"autocommit": True}) as pool:
+            nodes = NodeCache(ttl_s=-1.0, pool=pool)
+            async with pool.connection() as conn:
+                first = await nodes.view(conn)  # the first read is inline
+                assert first.customer_weight is not None
+                assert first.customer_weight.tolist() == [4.0, 0.0, 0.0]
+                await conn.execute("INSERT INTO sales_daily (store_id, gtin, day, units)"
+                                   " VALUES ('s2', %s, date_trunc('day', now()), 6)", (SLOW,))
+                nodes.sales_ttl_s = -1.0
+                second = await nodes.view(conn)  # stale: re-read scheduled, old weights kept
+                assert second.customer_weight is not None
+                assert second.customer_weight.tolist() == [4.0, 0.0, 0.0]
+                task = nodes._sales_task
+                assert task is not None
+                await task
+                nodes.sales_ttl_s = 3600.0
+                third = await nodes.view(conn)
+                assert third.customer_weight is not None
+                assert third.customer_weight.tolist() == [4.0, 6.0, 0.0]
+            await nodes.close()
+
+    asyncio.run(run())

@@ -81,6 +81,7 @@ def create_app(
             )
             await owned.open(wait=False)
             state.pool = owned
+        state.caches.nodes.pool = state.pool
         state.batcher = ReserveBatcher(
             state.pool, settings.costs.protection_units,
             on_batch=state.metrics.reserve_batch.observe, on_cells=state.caches.cells.apply,
@@ -100,6 +101,8 @@ def create_app(
         finally:
             await state.batcher.close()
             state.batcher = None
+            await state.caches.nodes.close()
+            state.caches.nodes.pool = None
             if state.caches.bids is not None:
                 await asyncio.to_thread(state.caches.bids.close)  # waits for a running LP
                 state.caches.bids = None

@@ -19,6 +19,7 @@ per-worker cache of `allocator.api.cells` (at most a second old, never for a ref
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from decimal import Decimal
 import numpy as np
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
 
 from allocator.config import CostConfig
 from allocator.model import Node, NodeKind, StockSnapshot
@@ -113,9 +115,13 @@ class NodeCache:
     ttl_s: float = NODES_TTL_S
     sales_ttl_s: float = STORE_SALES_TTL_S
     current: NodeView = field(default_factory=NodeView)
+    #: Set by the app: the hourly store-sales re-read then runs in the background on a pooled
+    #: connection instead of holding up the node refresh (and the requests waiting on it).
+    pool: AsyncConnectionPool | None = None
     _at: float = -1e9
     _sales_at: float = -1e9
     _store_sales: dict[str, float] = field(default_factory=dict)
+    _sales_task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -155,6 +161,21 @@ class NodeCache:
         self._store_sales = {str(store): float(units) for store, units in await cur.fetchall()}
         self._sales_at = time.monotonic()
 
+    async def _refresh_store_sales_pooled(self, pool: AsyncConnectionPool) -> None:
+        try:
+            async with pool.connection() as conn:
+                await self._refresh_store_sales(conn)
+        except Exception:  # the next node refresh tries again; the old weights stay meanwhile
+            log.warning("store sales not re-read (customer weights kept)", exc_info=True)
+
+    async def close(self) -> None:
+        """Cancel a store-sales re-read still running (app shutdown)."""
+        task, self._sales_task = self._sales_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def _refresh(self, conn: AsyncConnection[TupleRow]) -> None:
         cur = await conn.execute(
             "SELECT s.store_id, s.kind, s.lat, s.lon, s.pick_capacity, coalesce(p.units, 0)"
@@ -172,7 +193,11 @@ class NodeCache:
                 continue  # a node without a location cannot be costed; never allocated
             nodes.append(Node(str(store_id), NodeKind(kind), float(lat), float(lon), int(cap), int(picks)))
         if time.monotonic() - self._sales_at > self.sales_ttl_s:
-            await self._refresh_store_sales(conn)
+            if self.pool is None or self._sales_at < 0:  # first read (or no pool): now
+                await self._refresh_store_sales(conn)
+            elif self._sales_task is None or self._sales_task.done():
+                self._sales_task = asyncio.create_task(
+                    self._refresh_store_sales_pooled(self.pool), name="shelfsight-store-sales")
         ids = tuple(node.id for node in nodes)
         weight = np.array([self._store_sales.get(node.id, 0.0) if node.kind is NodeKind.SHOP
                            else 0.0 for node in nodes], dtype=np.float64)
