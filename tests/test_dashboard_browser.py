@@ -41,6 +41,10 @@ def test_dashboard_is_live_and_places_an_order(demo_run: DemoRun) -> None:
             page.wait_for_function(f"(first) => ({LIVE})() !== first", arg=first, timeout=30_000)
             assert page.locator("#readers tbody tr[data-reader]").count() == 7
             page.wait_for_selector("#stock .shop[data-shop='shop-soho'] table", timeout=30_000)
+            # shops by name (config/stores-demo.csv), whichever of stock and summary came first
+            page.wait_for_function(
+                "() => document.querySelector(\"#stock .shop[data-shop='shop-soho'] h3\")"
+                ".innerText.includes('Soho (Carnaby St)')", timeout=30_000)
             # the order form: a product with stock is preselected; allocate and reserve
             page.wait_for_function("() => document.querySelector('#order-gtin').options.length > 0",
                                    timeout=30_000)

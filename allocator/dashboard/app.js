@@ -3,7 +3,7 @@
 
 const POLL = { summary: 2000, stock: 4000, decisions: 2000, slow: 15000, products: 20000 };
 const ZONES = ["floor", "backroom", "fitting", "exit", "pos"];
-const state = { key: null, nodes: [], products: [], failures: 0, lastOk: null };
+const state = { key: null, nodes: [], products: [], failures: 0, lastOk: null, lastStock: null };
 
 const $ = (id) => document.getElementById(id);
 const fmt = (x, d = 1) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
@@ -113,8 +113,11 @@ function sparkline(series, max) {
 }
 
 function renderSummary(data) {
+  const unnamed = state.nodes.length === 0;
   state.nodes = data.nodes;
   fillDestinations();
+  // The stock panel may have arrived first, with shop ids only: give it the names now.
+  if (unnamed && state.lastStock) renderStock(state.lastStock);
   $("kpi-reads").textContent = int(data.reads_per_s);
   const allocs = Object.values(data.allocations_today || {}).reduce((a, b) => a + b, 0);
   $("kpi-decisions").textContent = int(allocs);
@@ -157,6 +160,7 @@ function stackedBar(zones, total) {
 }
 
 function renderStock(data) {
+  state.lastStock = data;
   const box = $("stock");
   box.replaceChildren();
   let present = 0;
