@@ -94,7 +94,7 @@ def enumerate_order(
     m = fill_costs(flat, qty, pr.rho)
     t = flat[np.arange(nl), qty - 1]
     lb = float(m.sum())
-    single = pr.parcel + fill_costs(marg, qty, pr.rho).sum(axis=1)
+    single = single_node_costs(pr, marg)
     ub = min(float(u.sum()), float(single.min()))
     first = marg[:, :, 0]
     serves = first < pr.rho[None, :] - _EPS
@@ -153,6 +153,13 @@ def enumerate_order(
     if (per_node > pr.cap_hard).any():
         return None
     return best_taken, [t for _, t in results[1:]]
+
+
+def single_node_costs(pr: OrderProblem, marg: FloatArray) -> FloatArray:
+    """(K,) cost of serving the whole order from each node alone: its parcel and the
+    cheapest fill of every line (units it cannot give left unfilled at ρ)."""
+    out: FloatArray = pr.parcel + fill_costs(marg, pr.qty, pr.rho).sum(axis=1)
+    return out
 
 
 def single_node_options(
@@ -261,7 +268,7 @@ def _single_node_alternatives(
     if n <= 0 or pr.n_nodes == 0 or pr.n_lines == 0:
         return []
     marg = marginal_costs(pr, terms)
-    single = pr.parcel + fill_costs(marg, pr.qty, pr.rho).sum(axis=1)
+    single = single_node_costs(pr, marg)
     key = tuple(sorted(chosen.items()))
     return [t for _, t in single_node_options(pr, marg, single, n + 1)
             if tuple(sorted(t.items())) != key][:n]
