@@ -107,8 +107,10 @@ def latency(stores: int = 200, gtins: int = 20_000, orders: int = 400, seed: int
 
 
 def same_rebuys(chain: ChainConfig, costs: CostConfig, seeds: list[int],
-                margin: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The gap of each SAME_REBUYS policy against the bound given *its own* re-buys.
+                margin: dict[str, np.ndarray],
+                rebought: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    """The gap of each SAME_REBUYS policy against the bound given *its own* re-buys
+    (`rebought[policy][i]`: the warehouses x GTINs re-bought in its run of `seeds[i]`).
 
     `hindsight` also chooses the warehouse's re-buys knowing the season; no allocation policy
     does (the warehouse re-buys by its order-up-to rule on what it shipped). The bound with each
@@ -120,12 +122,8 @@ def same_rebuys(chain: ChainConfig, costs: CostConfig, seeds: list[int],
                 "warehouses re-bought under the policy (perfect information otherwise)",
     }
     for name in SAME_REBUYS:
-        bound = []
-        for seed in seeds:
-            sim = ChainSimulation(chain, costs, seed, get_policy(name))
-            sim.run()
-            bound.append(season_bound(chain, costs, seed, rebuy_cap=sim.rebought)["total_margin"])
-        b = np.array(bound)
+        b = np.array([season_bound(chain, costs, seed, rebuy_cap=cap)["total_margin"]
+                      for seed, cap in zip(seeds, rebought[name], strict=True)])
         gap = b - margin["cheapest"]
         won = margin[name] - margin["cheapest"]
         out[name] = {
@@ -146,8 +144,12 @@ def run(
     costs = CostConfig()
     seed_list = list(range(1, seeds + 1))
     raw: dict[str, list[dict[str, Any]]] = {}
+    rebought: dict[str, list[np.ndarray]] = {}
     for name in policy_names():
-        raw[name] = [simulate(name, s, chain, costs) for s in seed_list]
+        sims: list[ChainSimulation] = []
+        raw[name] = [simulate(name, s, chain, costs, keep=sims) for s in seed_list]
+        if name in SAME_REBUYS:
+            rebought[name] = [sim.rebought for sim in sims]
         logger.info("policy %s done", name)
     raw[BOUND] = [season_bound(chain, costs, s) for s in seed_list]
     floor = [season_bound(chain, costs, s, objective="markdown") for s in seed_list]
@@ -170,7 +172,7 @@ def run(
                 gap > 0, gap, np.nan)]}
         for n, m in margin.items()
     }
-    out["gap_closed_same_rebuys"] = same_rebuys(chain, costs, seed_list, margin)
+    out["gap_closed_same_rebuys"] = same_rebuys(chain, costs, seed_list, margin, rebought)
     md = {n: np.array([r["markdown_value"] for r in runs]) for n, runs in raw.items()}
     out["markdown_reduction_vs_warehouse_first"] = {
         n: round(float(1 - v.mean() / md["warehouse-first"].mean()), 4) for n, v in md.items()

@@ -23,17 +23,21 @@ logger = logging.getLogger(__name__)
 
 
 def simulate(
-    policy: str, seed: int, chain: ChainConfig, costs: CostConfig, *, show_progress: bool = False
+    policy: str, seed: int, chain: ChainConfig, costs: CostConfig, *, show_progress: bool = False,
+    keep: list[ChainSimulation] | None = None,
 ) -> dict[str, Any]:
     """Run one season; the result is a pure function of (policy, seed, chain, costs) except
     the `decision_ms_*` timings. `hindsight` is the perfect-information season LP
-    (`simulators.chain_bound`): an upper bound on any policy's margin, for evaluation only."""
+    (`simulators.chain_bound`): an upper bound on any policy's margin, for evaluation only.
+    `keep`: the finished simulation is appended to it (its state after the season, e.g. the
+    warehouse's re-buys)."""
     if policy == HINDSIGHT:
         return season_bound(chain, costs, seed)
     pol = get_policy(policy)
     console = Console(stderr=True)
     if not show_progress or not console.is_terminal:
-        metrics = ChainSimulation(chain, costs, seed, pol).run()
+        sim = ChainSimulation(chain, costs, seed, pol)
+        metrics = sim.run()
     else:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       TextColumn("day {task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -43,7 +47,10 @@ def simulate(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            metrics = ChainSimulation(chain, costs, seed, pol, progress=tick).run()
+            sim = ChainSimulation(chain, costs, seed, pol, progress=tick)
+            metrics = sim.run()
+    if keep is not None:
+        keep.append(sim)
     return {"policy": policy, "seed": seed, "stores": chain.stores, "skus": chain.skus,
             "days": chain.days, "accuracy": chain.rfid_accuracy, **metrics}
 
