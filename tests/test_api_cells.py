@@ -32,6 +32,20 @@ async def _run(dsn: str, body: Any) -> Any:
         return await body(conn, view, connection, opened)
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The GTINs of every stock read the cell cache sends from now on, in order. Each read
+    yields to the event loop first, so that concurrent requests arrive while it is in flight."""
+    reads: list[list[str]] = []
+
+    async def counting(conn: Any, gtins: list[str], index: dict[str, int]) -> Any:
+        reads.append(list(gtins))
+        await asyncio.sleep(0)
+        return await load_cell_arrays(conn, gtins, index)
+
+    monkeypatch.setattr(cells_mod, "load_cell_arrays", counting)
+    return reads
+
+
 def _column(avail: Any, view: NodeView, j: int = 0) -> dict[str, int]:
     return {node.id: int(avail[i, j]) for i, node in enumerate(view.nodes)}
 
@@ -40,13 +54,7 @@ def test_columns_are_read_once_then_served_and_updated_by_batches(
     pg_migrated_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dsn = make_chain(pg_migrated_dsn).dsn
-    reads: list[list[str]] = []
-
-    async def counting(conn: Any, gtins: list[str], index: dict[str, int]) -> Any:
-        reads.append(list(gtins))
-        return await load_cell_arrays(conn, gtins, index)
-
-    monkeypatch.setattr(cells_mod, "load_cell_arrays", counting)
+    reads = _count_reads(monkeypatch)
 
     async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
         cache = CellCache(ttl_s=3600)
@@ -121,14 +129,7 @@ def test_concurrent_misses_share_one_read_unless_a_later_one_is_asked_for(
     pg_migrated_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dsn = make_chain(pg_migrated_dsn).dsn
-    reads: list[list[str]] = []
-
-    async def counting(conn: Any, gtins: list[str], index: dict[str, int]) -> Any:
-        reads.append(list(gtins))
-        await asyncio.sleep(0)  # let the other requests arrive while this read is in flight
-        return await load_cell_arrays(conn, gtins, index)
-
-    monkeypatch.setattr(cells_mod, "load_cell_arrays", counting)
+    reads = _count_reads(monkeypatch)
 
     async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
         cache = CellCache(ttl_s=3600)

@@ -16,6 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
+def _problems(kind: type[StoreSettings] | type[ApiSettings], path: Path, text: str) -> list[str]:
+    """The problems `load_settings` refuses the TOML `text` with (written to `path`)."""
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(kind, path)
+    return info.value.problems
+
+
 @pytest.mark.parametrize("kind", sorted(SAMPLE_FILES))
 def test_samples_are_the_config_files_and_valid(kind: str) -> None:
     path = ROOT / "config" / SAMPLE_FILES[kind]
@@ -41,11 +49,8 @@ def test_wrong_type_and_missing_field_give_dotted_paths(tmp_path: Path) -> None:
 
 
 def test_cross_field_errors(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[store]\nid = "s"\n[[readers]]\nid = "r"\ndriver = "mercury"\nzones = {1 = "attic"}\n')
-    with pytest.raises(ConfigError) as info:
-        load_settings(StoreSettings, bad)
-    assert info.value.problems == [
+    text = '[store]\nid = "s"\n[[readers]]\nid = "r"\ndriver = "mercury"\nzones = {1 = "attic"}\n'
+    assert _problems(StoreSettings, tmp_path / "bad.toml", text) == [
         "readers[0].port: field required (serial driver mercury)",
         "readers[0].zones.1: unknown zone 'attic'",
     ]
@@ -76,24 +81,15 @@ def test_configuration_docs_are_generated_from_the_models() -> None:
 
 
 def test_shared_subscription_needs_a_client_id(tmp_path: Path) -> None:
-    bad = tmp_path / "shared.toml"
-    bad.write_text('[store]\nid = "s"\n[mqtt]\nshared_group = "ingest"\n')
-    with pytest.raises(ConfigError) as info:
-        load_settings(StoreSettings, bad)
-    assert info.value.problems == [
+    text = '[store]\nid = "s"\n[mqtt]\nshared_group = "ingest"\n'
+    assert _problems(StoreSettings, tmp_path / "shared.toml", text) == [
         "mqtt.client_id: required with shared_group (each gateway needs its own stable id)"
     ]
 
 
 def test_bid_prices_may_not_expire_before_they_are_re_solved(tmp_path: Path) -> None:
     bad = tmp_path / "api.toml"
-    bad.write_text("[bid_prices]\nttl_s = 100\nmax_age_s = 50\n")
-    with pytest.raises(ConfigError) as info:
-        load_settings(ApiSettings, bad)
-    assert info.value.problems == [
+    assert _problems(ApiSettings, bad, "[bid_prices]\nttl_s = 100\nmax_age_s = 50\n") == [
         "bid_prices.max_age_s: must be at least bid_prices.ttl_s (prices are re-solved at ttl_s)"
     ]
-    bad.write_text("[bid_prices]\nttl_s = 0\n")
-    with pytest.raises(ConfigError) as info:
-        load_settings(ApiSettings, bad)
-    assert info.value.problems[0].startswith("bid_prices.ttl_s: ")
+    assert _problems(ApiSettings, bad, "[bid_prices]\nttl_s = 0\n")[0].startswith("bid_prices.ttl_s: ")
