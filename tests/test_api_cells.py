@@ -208,7 +208,7 @@ def test_node_view_weighs_shops_by_their_recent_walk_in_sales(pg_migrated_dsn: s
         assert first.customer_weight is not None and first.customer_weight.tolist() == [6.0, 33.0, 0.0]
         await conn.execute("DELETE FROM sales_daily")
         kept = await nodes.view(conn)  # nodes read again, sales kept for the hour
-        assert kept.version == first.version + 1
+        assert kept is not first and kept.version == first.version  # the same layout
         assert kept.customer_weight is not None and kept.customer_weight.tolist() == [6.0, 33.0, 0.0]
         nodes.sales_ttl_s = -1.0
         assert (await nodes.view(conn)).customer_weight is None  # no sales at all: no weights
@@ -250,6 +250,58 @@ def test_store_sales_are_re_read_in_the_background_once_the_app_gave_a_pool(
                 third = await nodes.view(conn)
                 assert third.customer_weight is not None
                 assert third.customer_weight.tolist() == [4.0, 6.0, 0.0]
+            await nodes.close()
+
+    asyncio.run(run())
+
+
+def test_a_due_node_refresh_runs_in_the_background_and_bumps_the_version_on_a_new_layout(
+    pg_migrated_dsn: str,
+) -> None:
+    """With a pool, a request finding the view due gets the current one at once (`fresh`) while
+    the refresh runs as a task; the version, which cached columns and velocities check, moves
+    only when the layout changes (a node added), not when today's picks do."""
+    from psycopg_pool import AsyncConnectionPool
+
+    dsn = make_chain(pg_migrated_dsn).dsn
+
+    async def run() -> None:
+        async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False,
+                                       kwargs={"autocommit": True}) as pool:
+            nodes = NodeCache(ttl_s=3600.0)
+            assert not nodes.fresh()  # nothing read yet, no pool: the caller reads inline
+            nodes.pool = pool
+            assert not nodes.fresh()  # nothing read yet: still inline, even with a pool
+            async with pool.connection() as conn:
+                first = await nodes.view(conn)
+                await conn.execute(
+                    "INSERT INTO orders (order_id, ship_lat, ship_lon, service_level, lines)"
+                    " VALUES ('o-bg', 52.5, 13.4, 'standard', '[]')")
+                await conn.execute(
+                    "INSERT INTO allocations (allocation_id, order_id, status, policy, total_cost,"
+                    " decision, expires_at) VALUES ('00000000-0000-0000-0000-0000000000b9', 'o-bg',"
+                    " 'reserved', 'shelfsight', 0, '{}', now() + interval '1 h')")
+                await conn.execute(
+                    "INSERT INTO reservations (allocation_id, node_id, gtin, qty, expires_at)"
+                    " VALUES ('00000000-0000-0000-0000-0000000000b9', 's1', %s, 2,"
+                    " now() + interval '1 h')", (SLOW,))
+            nodes.ttl_s = -1.0
+            assert nodes.fresh() and nodes.current is first  # served as is, refresh scheduled
+            task = nodes._refresh_task
+            assert task is not None
+            await task
+            picked = nodes.current
+            assert picked is not first and picked.version == first.version
+            assert {n.id: n.picks_today for n in picked.nodes}["s1"] == 2
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("INSERT INTO stores (store_id, name, kind, lat, lon, pick_capacity)"
+                             " VALUES ('s3', 'Third', 'shop', 48.1, 11.6, 100)")
+            assert nodes.fresh()
+            task = nodes._refresh_task
+            assert task is not None
+            await task
+            assert nodes.current.version == first.version + 1
+            assert "s3" in nodes.current.index
             await nodes.close()
 
     asyncio.run(run())

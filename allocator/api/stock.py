@@ -102,7 +102,9 @@ class NodeView:
     nodes: tuple[Node, ...] = ()
     kinds: dict[str, NodeKind] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)  # node id -> row in `nodes`
-    version: int = 0  # bumped on every refresh: columns cached against `nodes` check it
+    #: Bumped when the node layout (ids, kinds, in row order) changes, not on every refresh (the
+    #: picks and weights change then): columns and velocities cached against `nodes` check it.
+    version: int = 0
     ids: tuple[str, ...] = ()  # node ids in row order (the same object while they do not change)
     # (N,) each shop's walk-in units of the last VELOCITY_DAYS (0 at warehouses); None: no sales
     customer_weight: np.ndarray | None = None
@@ -122,6 +124,7 @@ class NodeCache:
     _sales_at: float = -1e9
     _store_sales: dict[str, float] = field(default_factory=dict)
     _sales_task: asyncio.Task[None] | None = None
+    _refresh_task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -136,8 +139,27 @@ class NodeCache:
         return (await self.view(conn)).nodes
 
     def fresh(self) -> bool:
-        """True while `current` is younger than `ttl_s` (then `view` needs no connection)."""
-        return time.monotonic() - self._at <= self.ttl_s
+        """True while `current` is younger than `ttl_s` (then `view` needs no connection).
+
+        With a `pool`, a view once read is also served while a refresh of it runs in the
+        background (started here when it is due): requests do not queue behind that query.
+        """
+        if time.monotonic() - self._at <= self.ttl_s:
+            return True
+        if self.pool is None or not self.current.version:
+            return False
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.create_task(
+                self._refresh_pooled(self.pool), name="shelfsight-nodes")
+        return True
+
+    async def _refresh_pooled(self, pool: AsyncConnectionPool) -> None:
+        try:
+            async with pool.connection() as conn, self._lock:
+                if time.monotonic() - self._at > self.ttl_s:
+                    await self._refresh(conn)
+        except Exception:  # the current view stays; the next request after ttl_s tries again
+            log.warning("nodes not re-read (the current view kept)", exc_info=True)
 
     async def view(self, conn: AsyncConnection[TupleRow]) -> NodeView:
         """The current nodes, refreshed first when older than `ttl_s`."""
@@ -169,12 +191,13 @@ class NodeCache:
             log.warning("store sales not re-read (customer weights kept)", exc_info=True)
 
     async def close(self) -> None:
-        """Cancel a store-sales re-read still running (app shutdown)."""
-        task, self._sales_task = self._sales_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Cancel a node refresh or store-sales re-read still running (app shutdown)."""
+        for task in (self._sales_task, self._refresh_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sales_task = self._refresh_task = None
 
     async def _refresh(self, conn: AsyncConnection[TupleRow]) -> None:
         cur = await conn.execute(
@@ -201,9 +224,12 @@ class NodeCache:
         ids = tuple(node.id for node in nodes)
         weight = np.array([self._store_sales.get(node.id, 0.0) if node.kind is NodeKind.SHOP
                            else 0.0 for node in nodes], dtype=np.float64)
+        old = self.current
+        same = ids == old.ids and all(a.kind is b.kind for a, b in zip(nodes, old.nodes, strict=True))
         self.current = NodeView(
             tuple(nodes), kinds, {node.id: i for i, node in enumerate(nodes)},
-            self.current.version + 1, self.current.ids if ids == self.current.ids else ids,
+            old.version if same and old.version else old.version + 1,
+            old.ids if same else ids,
             weight if weight.sum() > 0 else None,
         )
         self._at = time.monotonic()
