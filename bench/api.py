@@ -9,6 +9,14 @@ HTTP/1.1 client in this process (much cheaper per request than httpx), on the sa
 the servers and PostgreSQL. `oversold` is checked in the database afterwards: units reserved
 beyond units present (shops) or on hand (warehouses), which must be 0.
 
+`floor_rps` is a third server driven the same way with the same allocation requests: the write
+floor of `bench.api_floor`, a FastAPI route like the trivial one that decides nothing and checks
+no stock, but reads the body and commits one row per request (group-committed, fsync on) before
+answering: what any design that stores its reservations in PostgreSQL before answering must add
+to the trivial endpoint. `floor_vs_trivial` is therefore about the highest share of the trivial
+endpoint an allocation route can reach on this machine (one that skips FastAPI's routing, as the
+API's fast path does, saves part of the framework's share of the trivial endpoint's CPU).
+
 CPU per request is read from /proc over the measured window (after the warm-up): the API's
 process tree (uvicorn master + workers), PostgreSQL's (postmaster + backends) and this process
 (the load generator); `cpu_ms_per_request` divides each by the requests answered in the window.
@@ -44,7 +52,7 @@ import psycopg
 from fastapi import FastAPI
 
 from allocator.api.auth import new_key
-from bench import proc_stats
+from bench import api_floor, proc_stats
 from readers.epc import check_digit
 from shelfsight.db import migrate
 from shelfsight.embedded.ports import free_port
@@ -440,6 +448,20 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
             tst = asyncio.run(_drive(trivial_port, lambda: request, seconds, connections, tprobe))
         finally:
             _stop(trivial)
+        with psycopg.connect(dsn) as conn:
+            conn.execute(api_floor.DDL)
+        floor_port = free_port()
+        floor = _serve(
+            [sys.executable, "-m", "uvicorn", "bench.api_floor:floor_app", "--factory",
+             "--workers", "2", "--host", "127.0.0.1", "--port", str(floor_port),
+             "--log-level", "warning", "--no-access-log"],
+            env, floor_port, "/ready",
+        )
+        try:
+            fprobe = _Probe(floor.pid, _postmaster_pid(pg), floor_port)
+            fst = asyncio.run(_drive(floor_port, make, seconds, connections, fprobe))
+        finally:
+            _stop(floor)
         load_after = os.getloadavg()
         sold_over = oversold(dsn)
         with psycopg.connect(dsn) as conn:
@@ -449,6 +471,7 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
     ok = {201, 409}
     api_summary = _summary(st, seconds)
     trivial_summary = _summary(tst, seconds)
+    floor_summary = _summary(fst, seconds)
     return {
         "seconds": seconds,
         "connections": connections,
@@ -469,6 +492,12 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         "trivial_errors": tst.transport_errors + sum(n for s, n in tst.statuses.items() if s != 200),
         "rps_vs_trivial": round(api_summary["rps"] / trivial_summary["rps"], 3)
         if trivial_summary["rps"] else None,
+        "floor_rps": floor_summary["rps"],
+        "floor_p99_ms": floor_summary["p99_ms"],
+        "floor_vs_trivial": round(floor_summary["rps"] / trivial_summary["rps"], 3)
+        if trivial_summary["rps"] else None,
+        "floor_errors": fst.transport_errors + sum(n for s, n in fst.statuses.items() if s != 201),
+        "floor_usage": fprobe.report(len(fst.latencies), seconds),
         "reserve_batches": batches,
         "load_avg_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "usage": probe.report(len(st.latencies), seconds),
