@@ -119,6 +119,7 @@ def seed(dsn: str, rng: random.Random) -> tuple[list[str], str]:
                 "INSERT INTO warehouse_stock (warehouse_id, gtin, on_hand) VALUES (%s, %s, %s)",
                 [(w, g, 0 if g == contended else 2000) for w, *_ in stores[SHOPS:] for g in gtins],
             )
+            cur.execute("SELECT setseed(%s)", (rng.uniform(-1.0, 1.0),))  # same seed, same sales
             cur.execute(
                 "INSERT INTO sales_daily (store_id, gtin, day, units)"
                 " SELECT s.store_id, g, date_trunc('day', now()) - make_interval(days => d),"

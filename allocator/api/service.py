@@ -18,7 +18,7 @@ import numpy as np
 from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool
 
-from allocator.api import engine, idempotency, reservations, stock
+from allocator.api import engine, idempotency, reservations
 from allocator.api.batcher import Pending, ReserveBatcher
 from allocator.api.caches import Caches
 from allocator.api.db import LazyConnection
@@ -96,9 +96,8 @@ async def _snapshot(
             )
         cells = await caches.cells.arrays(db.get, gtins, view, costs.protection_units, since=since)
     velocity = caches.gtins.velocity(gtins, view, costs)
-    snap = stock.snapshot_of(
-        view.nodes, products, gtins, cells.available, cells.confidence, None, costs,
-        velocity=velocity, customer_weight=view.customer_weight,
+    snap = caches.snapshots.snapshot(
+        view, products, gtins, cells.available, cells.confidence, costs, velocity
     )
     if caches.bids is not None:
         snap = caches.bids.attach(snap)
