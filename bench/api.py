@@ -1,13 +1,16 @@
 """`shelfsight bench api`: allocate-and-reserve over HTTP beside a trivial endpoint, same run.
 
 Starts its own PostgreSQL, migrates and seeds a chain (shops with RFID items, warehouses, one
-contended GTIN), serves the API with `shelfsight api serve --workers 2`, drives
-`POST /v1/allocations` (reserve, with an Idempotency-Key) at `connections` keep-alive
-connections for `seconds`, then serves a trivial FastAPI endpoint (`async def`, same uvicorn
-settings, 2 workers) and drives it the same way. The load generator is a minimal asyncio
-HTTP/1.1 client in this process (much cheaper per request than httpx), on the same cores as
-the servers and PostgreSQL. `oversold` is checked in the database afterwards: units reserved
-beyond units present (shops) or on hand (warehouses), which must be 0.
+contended GTIN), serves the API with `shelfsight api serve --workers 2` and a trivial FastAPI
+endpoint (`async def`, same uvicorn settings, 2 workers), and drives each in turn at
+`connections` keep-alive connections: `POST /v1/allocations` (reserve, with an Idempotency-Key)
+on the API, `GET /trivial` on the other, `ROUNDS` rounds of `seconds / ROUNDS` each in a rotating
+order, so that both see the same machine (its speed drifts by tens of per cent within a minute
+here) and several connection splits. Latencies, counts and CPU are summed over the rounds;
+`*_by_round` gives each round's ratio. The load generator is a minimal asyncio HTTP/1.1 client
+in this process (much cheaper per request than httpx), on the same cores as the servers and
+PostgreSQL. `oversold` is checked in the database afterwards: units reserved beyond units
+present (shops) or on hand (warehouses), which must be 0.
 
 `floor_rps` is a third server driven the same way with the same allocation requests: the write
 floor of `bench.api_floor`, a FastAPI route like the trivial one that decides nothing and checks
@@ -17,13 +20,14 @@ to the trivial endpoint. `floor_vs_trivial` is therefore about the highest share
 endpoint an allocation route can reach on this machine (one that skips FastAPI's routing, as the
 API's fast path does, saves part of the framework's share of the trivial endpoint's CPU).
 
-CPU per request is read from /proc over the measured window (after the warm-up): the API's
+CPU per request is read from /proc over the measured windows (after each warm-up): the API's
 process tree (uvicorn master + workers), PostgreSQL's (postmaster + backends) and this process
 (the load generator); `cpu_ms_per_request` divides each by the requests answered in the window.
 `worker_connections` is how the keep-alive connections were split across the uvicorn workers
-(sampled mid-run), `worker_cpu_share` each worker's share of the API CPU. `other_processes` is the
-CPU everything else on the machine used in the window (the machine is shared: figures taken while
-it is high are not comparable), beside the 1-minute load average before and after.
+in each round (sampled mid-window), `worker_cpu_share` each worker's share of the API CPU.
+`other_processes` is the CPU everything else on the machine used in the windows (the machine is
+shared: figures taken while it is high are not comparable), beside the 1-minute load average
+before and after.
 `reserve_batches` is the group commit seen in the API's /metrics: PostgreSQL reservation calls
 and the mean requests per call.
 """
@@ -62,7 +66,12 @@ log = logging.getLogger(__name__)
 
 SHOPS, WAREHOUSES, GTINS, UNITS_PER_CELL = 30, 2, 40, 12
 CONTENDED_UNITS = 40  # one GTIN with few units, so that reservations race for them
-WARMUP_S = 1.0
+WARMUP_S = 1.0  # the first window of each server (its caches fill); later ones ROUND_WARMUP_S
+ROUND_WARMUP_S = 1.0  # caches that expired while the other servers ran fill again
+#: The three servers are driven in turns, each `seconds / ROUNDS` per round, in a rotating
+#: order: the machine's speed drifts by tens of per cent within a minute (other tenants), and
+#: ratios of windows minutes apart measured that drift as much as the servers.
+ROUNDS = 5
 
 
 def trivial_app() -> FastAPI:
@@ -153,6 +162,13 @@ class _Stats:
         self.statuses: Counter[int] = Counter()
         self.transport_errors = 0
 
+    def add(self, other: _Stats) -> None:
+        self.latencies += other.latencies
+        for status, took in other.by_status.items():
+            self.by_status.setdefault(status, []).extend(took)
+        self.statuses += other.statuses
+        self.transport_errors += other.transport_errors
+
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
@@ -223,38 +239,43 @@ class _Usage:
 
 
 class _Probe:
-    """Reads `_Usage` when the measured window opens and closes, the connection split mid-run."""
+    """CPU used over the measured windows of one server (summed over the rounds), and the
+    connection split of each window (sampled mid-window)."""
 
     def __init__(self, server_root: int, pg_root: int | None, port: int) -> None:
         self.server_root, self.pg_root, self.port = server_root, pg_root, port
-        self.start: _Usage | None = None
-        self.end: _Usage | None = None
-        self.split: dict[int, int] = {}
+        self.server: dict[int, float] = {}
+        self.pg = self.loadgen = self.machine = 0.0
+        self.splits: list[dict[int, int]] = []
 
     async def watch(self, warm: float, until: float) -> None:
         await asyncio.sleep(max(0.0, warm - time.perf_counter()))
-        self.start = _Usage(self.server_root, self.pg_root)
+        a = _Usage(self.server_root, self.pg_root)
         await asyncio.sleep(max(0.0, (warm + until) / 2 - time.perf_counter()))
-        self.split = proc_stats.connections_by_pid(
+        self.splits.append(proc_stats.connections_by_pid(
             self.port, proc_stats.descendants(self.server_root)
-        )
+        ))
         await asyncio.sleep(max(0.0, until - time.perf_counter()))
-        self.end = _Usage(self.server_root, self.pg_root)
+        b = _Usage(self.server_root, self.pg_root)
+        for pid, cpu in b.server.items():
+            self.server[pid] = self.server.get(pid, 0.0) + cpu - a.server.get(pid, 0.0)
+        self.pg += b.pg - a.pg
+        self.loadgen += b.loadgen - a.loadgen
+        self.machine += b.machine - a.machine
 
     def report(self, requests: int, seconds: float) -> dict[str, Any]:
-        if self.start is None or self.end is None:
+        if not self.splits:
             return {}
-        a, b = self.start, self.end
-        per_pid = {pid: b.server[pid] - a.server.get(pid, 0.0) for pid in b.server}
+        per_pid = self.server
         server = sum(per_pid.values())
+        held = {pid for split in self.splits for pid, n in split.items() if n}
         workers = sorted(
-            (pid for pid in per_pid if pid != self.server_root
-             and (self.split.get(pid, 0) or per_pid[pid] > 0.05)),
+            pid for pid in per_pid if pid != self.server_root and (pid in held or per_pid[pid] > 0.05)
         )
-        pg, loadgen = b.pg - a.pg, b.loadgen - a.loadgen
+        pg, loadgen = self.pg, self.loadgen
         # Everything else the machine ran meanwhile (another engineer's jobs, the kernel): the
         # share of the cores this run did not get.
-        others = max(b.machine - a.machine - server - pg - loadgen, 0.0)
+        others = max(self.machine - server - pg - loadgen, 0.0)
         n = max(requests, 1)
         return {
             "cpu_pct": {"server": round(100 * server / seconds, 1),
@@ -267,7 +288,7 @@ class _Probe:
                 "load_generator": round(1000 * loadgen / n, 3),
                 "total": round(1000 * (server + pg + loadgen) / n, 3),
             },
-            "worker_connections": [self.split.get(pid, 0) for pid in workers],
+            "worker_connections": [[split.get(pid, 0) for pid in workers] for split in self.splits],
             "worker_cpu_share": [round(per_pid[pid] / server, 3) if server else 0.0
                                  for pid in workers],
         }
@@ -275,10 +296,10 @@ class _Probe:
 
 async def _drive(
     port: int, make: Callable[[], bytes], seconds: float, connections: int,
-    probe: _Probe | None = None,
+    probe: _Probe | None = None, warmup: float = WARMUP_S,
 ) -> _Stats:
     st = _Stats()
-    warm = time.perf_counter() + WARMUP_S
+    warm = time.perf_counter() + warmup
     until = warm + seconds
     watch = [probe.watch(warm, until)] if probe is not None else []
     await asyncio.gather(
@@ -418,7 +439,9 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
                 "INSERT INTO api_keys (key_id, secret_hash, scopes) VALUES (%s, %s, %s)",
                 (key.key_id, key.secret_hash, ["oms"]),
             )
-        api_port, trivial_port = free_port(), free_port()
+        with psycopg.connect(dsn) as conn:
+            conn.execute(api_floor.DDL)
+        api_port, trivial_port, floor_port = free_port(), free_port(), free_port()
         config = Path(tmp) / "api.toml"
         pool_max = max(4, connections // 2 + 2)
         config.write_text(
@@ -427,42 +450,42 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         )
         env = {**os.environ, "SHELFSIGHT__DATABASE__DSN": dsn}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        api = _serve([cli, "api", "serve", "--config", str(config), "--workers", "2"], env,
-                     api_port, "/readyz")
+        uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--workers", "2", "--host",
+                   "127.0.0.1", "--log-level", "warning", "--no-access-log", "--port"]
+        servers: list[subprocess.Popen[bytes]] = []
         load_before = os.getloadavg()
         try:
+            servers.append(_serve([cli, "api", "serve", "--config", str(config), "--workers", "2"],
+                                  env, api_port, "/readyz"))
+            servers.append(_serve([*uvicorn, str(trivial_port), "bench.api:trivial_app"], env,
+                                  trivial_port, "/trivial"))
+            servers.append(_serve([*uvicorn, str(floor_port), "bench.api_floor:floor_app"], env,
+                                  floor_port, "/ready"))
+            pg_root = _postmaster_pid(pg)
             make = _allocation_requests(key.token, gtins, contended, rng)
-            probe = _Probe(api.pid, _postmaster_pid(pg), api_port)
-            st = asyncio.run(_drive(api_port, make, seconds, connections, probe))
+            request = b"GET /trivial HTTP/1.1\r\nHost: bench\r\n\r\n"
+            probe = _Probe(servers[0].pid, pg_root, api_port)
+            tprobe = _Probe(servers[1].pid, None, trivial_port)
+            fprobe = _Probe(servers[2].pid, pg_root, floor_port)
+            st, tst, fst = _Stats(), _Stats(), _Stats()
+            targets: list[tuple[int, Callable[[], bytes], _Probe, _Stats]] = [
+                (api_port, make, probe, st), (trivial_port, lambda: request, tprobe, tst),
+                (floor_port, make, fprobe, fst),
+            ]
+            by_round: list[tuple[float, float, float]] = []
+            for r in range(ROUNDS):
+                counts = []
+                for port, mk, pr, stats in targets[r % 3:] + targets[: r % 3]:
+                    got = asyncio.run(_drive(port, mk, seconds / ROUNDS, connections, pr,
+                                             WARMUP_S if r == 0 else ROUND_WARMUP_S))
+                    stats.add(got)
+                    counts.append((port, len(got.latencies)))
+                n = dict(counts)
+                by_round.append((n[api_port], n[trivial_port], n[floor_port]))
             batches = _batch_sizes(api_port)
         finally:
-            _stop(api)
-        trivial = _serve(
-            [sys.executable, "-m", "uvicorn", "bench.api:trivial_app", "--factory", "--workers", "2",
-             "--host", "127.0.0.1", "--port", str(trivial_port), "--log-level", "warning",
-             "--no-access-log"],
-            env, trivial_port, "/trivial",
-        )
-        try:
-            request = b"GET /trivial HTTP/1.1\r\nHost: bench\r\n\r\n"
-            tprobe = _Probe(trivial.pid, None, trivial_port)
-            tst = asyncio.run(_drive(trivial_port, lambda: request, seconds, connections, tprobe))
-        finally:
-            _stop(trivial)
-        with psycopg.connect(dsn) as conn:
-            conn.execute(api_floor.DDL)
-        floor_port = free_port()
-        floor = _serve(
-            [sys.executable, "-m", "uvicorn", "bench.api_floor:floor_app", "--factory",
-             "--workers", "2", "--host", "127.0.0.1", "--port", str(floor_port),
-             "--log-level", "warning", "--no-access-log"],
-            env, floor_port, "/ready",
-        )
-        try:
-            fprobe = _Probe(floor.pid, _postmaster_pid(pg), floor_port)
-            fst = asyncio.run(_drive(floor_port, make, seconds, connections, fprobe))
-        finally:
-            _stop(floor)
+            for server in servers:
+                _stop(server)
         load_after = os.getloadavg()
         sold_over = oversold(dsn)
         with psycopg.connect(dsn) as conn:
@@ -497,6 +520,8 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         "floor_p99_ms": floor_summary["p99_ms"],
         "floor_vs_trivial": round(floor_summary["rps"] / trivial_summary["rps"], 3)
         if trivial_summary["rps"] else None,
+        "rps_vs_trivial_by_round": [round(a / t, 3) if t else None for a, t, _ in by_round],
+        "floor_vs_trivial_by_round": [round(f / t, 3) if t else None for _, t, f in by_round],
         "floor_errors": fst.transport_errors + sum(n for s, n in fst.statuses.items() if s != 201),
         "floor_usage": fprobe.report(len(fst.latencies), seconds),
         "reserve_batches": batches,
