@@ -102,7 +102,9 @@ def test_a_changed_node_layout_is_read_again(pg_migrated_dsn: str) -> None:
     asyncio.run(_run(dsn, body))
 
 
-def test_velocity_is_memoised_per_gtin_set_until_sales_or_nodes_change(pg_migrated_dsn: str) -> None:
+def test_velocity_is_per_gtin_and_memoised_until_sales_or_nodes_change(pg_migrated_dsn: str) -> None:
+    """A GTIN's velocity is its own estimate (with its style's sizes), whatever else the order
+    holds: a two-line order's columns are the two one-line orders' columns."""
     dsn = make_chain(pg_migrated_dsn).dsn
     costs = CostConfig()
 
@@ -111,8 +113,14 @@ def test_velocity_is_memoised_per_gtin_set_until_sales_or_nodes_change(pg_migrat
         await cache.get(conn, [FAST, SLOW])
         is_shop = np.array([n.kind is NodeKind.SHOP for n in view.nodes])[:, None]
         vel, shape = cache.velocity([FAST, SLOW], view, costs)
-        want = snapshot_velocity(cache.sales_columns([FAST, SLOW], view), is_shop, costs)
-        assert np.array_equal(vel, want[0]) and np.array_equal(shape, want[1])
+        for j, g in enumerate([FAST, SLOW]):
+            alone = snapshot_velocity(cache.sales_columns([g], view), is_shop, costs)
+            assert np.array_equal(vel[:, [j]], alone[0]) and np.array_equal(shape[:, [j]], alone[1])
+            assert np.array_equal(cache.velocity([g], view, costs)[0], alone[0])
+        # Estimated together the set would give another velocity: the order's other line
+        # would move it.
+        joint = snapshot_velocity(cache.sales_columns([FAST, SLOW], view), is_shop, costs)
+        assert not np.array_equal(vel, joint[0])
         assert cache.velocity([FAST, SLOW], view, costs)[0] is vel
         assert cache.velocity([SLOW, FAST], view, costs)[0] is not vel  # another column order
         with pytest.raises(ValueError):

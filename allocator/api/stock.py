@@ -7,6 +7,8 @@
   simulator's empirical-Bayes estimator (`allocator.velocity`): each cell shrunk towards the prior
   `new_item_velocity_prior` corrected by the GTIN's chain sales and the shop's sales, with a prior
   strength fitted across shops; its gamma shape goes to the snapshot. Warehouses get the prior.
+  Each GTIN is estimated with its style's other sizes only (`GtinCache.velocity`), never with
+  the order's other lines: the same GTIN has the same velocity in every order.
   (`velocity()`, for one shop's own listing, keeps the simple `PRIOR_DAYS` shrinkage.)
 * Per GTIN from `products`: price, cost, markdown date and price, salvage value.
 Nodes (the `stores` table) and today's picks per node are cached for `NODES_TTL_S` seconds,
@@ -48,7 +50,7 @@ NODES_TTL_S = 5.0
 #: bid-price LP's carriage): one scan of `sales_daily`, so re-read hourly, not with the nodes.
 STORE_SALES_TTL_S = 3600.0
 GTIN_TTL_S = 30.0
-VELOCITY_MEMO = 4096  # GTIN sets whose velocity is kept (cleared whole when full)
+VELOCITY_MEMO = 4096  # velocity columns (and sets) kept (cleared whole when full)
 DEFAULT_CONFIDENCE = 1.0
 
 
@@ -338,8 +340,13 @@ class GtinCache:
     _columns: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     #: The GTINs of each style (`ProductInfo.style`), refreshed with the style's products.
     _styles: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: `velocity` results by (node view version, prior, ((GTIN, its entry's time), ...)).
+    #: Velocity columns by (node view version, prior, ((GTIN, its entry's time), ...) of the
+    #: GTIN's style).
     _velocity: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: Per GTIN set of more than one: the columns it was stacked from, and the stacked arrays.
+    _velocity_sets: dict[tuple[str, ...], tuple[tuple[tuple[np.ndarray, np.ndarray], ...],
+                                                tuple[np.ndarray, np.ndarray]]] = field(
+        default_factory=dict)
 
     def sales_columns(self, gtins: list[str], nodes: NodeView) -> np.ndarray:
         """Recent sales per node x GTIN (GTINs fetched by `get` first), columns cached."""
@@ -381,12 +388,35 @@ class GtinCache:
     def velocity(
         self, gtins: list[str], nodes: NodeView, costs: CostConfig
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`snapshot_velocity` of `gtins` (fetched by `get` first) over `nodes`, the sizes of a
-        style pooled (`allocator.velocity`: a shop's sales of every size estimate its rate of the
-        style, split by the chain's size curve); memoised per GTIN set while the node view and
-        the sales entries stay the same."""
+        """(N, G) velocity and gamma shape of `gtins` (fetched by `get` first) over `nodes`.
+
+        Each GTIN is estimated with the other sizes of its style and nothing else
+        (`allocator.velocity`: a shop's sales of every size estimate its rate of the style,
+        split by the chain's size curve), so a GTIN's velocity does not depend on what else
+        the order holds. Each column is memoised while the node layout and the sales entries
+        of its style stay the same; a set's arrays too (the same objects while its columns
+        are), read-only: every snapshot shares them."""
+        cols = [self._velocity_column(g, nodes, costs) for g in gtins]
+        if len(cols) == 1:
+            return cols[0]
+        key = tuple(gtins)
+        found = self._velocity_sets.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], cols, strict=True)):
+            return found[1]
+        vel = np.hstack([c[0] for c in cols])
+        shape = np.hstack([c[1] for c in cols])
+        vel.flags.writeable = shape.flags.writeable = False
+        if len(self._velocity_sets) >= VELOCITY_MEMO:
+            self._velocity_sets.clear()
+        self._velocity_sets[key] = (tuple(cols), (vel, shape))
+        return vel, shape
+
+    def _velocity_column(
+        self, gtin: str, nodes: NodeView, costs: CostConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 1) velocity and shape of `gtin`, estimated with its style's other sizes."""
         prior = costs.new_item_velocity_prior
-        pooled, groups = self.pooled(gtins)
+        pooled, groups = self.pooled([gtin])
         stamps = tuple((g, e[0] if (e := self._entries.get(g)) is not None else -1.0)
                        for g in pooled)
         key = (nodes.version, prior, stamps)
@@ -397,7 +427,7 @@ class GtinCache:
             is_shop = np.array([n.kind is NodeKind.SHOP for n in nodes.nodes], dtype=np.bool_)
             vel, shape = snapshot_velocity(self.sales_columns(pooled, nodes), is_shop[:, None],
                                            costs, groups)
-            vel, shape = vel[:, : len(gtins)].copy(), shape[:, : len(gtins)].copy()
+            vel, shape = vel[:, :1].copy(), shape[:, :1].copy()
             vel.flags.writeable = shape.flags.writeable = False  # shared by every snapshot
             found = self._velocity[key] = (vel, shape)
         return found
