@@ -20,7 +20,9 @@ from allocator.api.stock import NodeView, ProductInfo, snapshot_of
 from allocator.config import CostConfig
 from allocator.model import SnapshotError, StockSnapshot
 
-MEMO_SIZE = 4096  # GTIN sets kept (cleared whole when full, as the velocity memo)
+#: GTIN sets kept (cleared whole when full). An entry holds a dozen (N,) and (N, G) arrays:
+#: about 30 KB at 200 nodes and two GTINs, so at most ~30 MB per worker.
+MEMO_SIZE = 1024
 _SHARED = ("is_shop", "lat", "lon", "pick_capacity", "picks_today", "price", "cost",
            "days_to_markdown", "markdown_price", "days_to_end", "salvage", "customer_weight")
 
