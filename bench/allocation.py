@@ -38,8 +38,9 @@ METRICS = (
     "full_price_sell_through", "decision_ms_p50", "decision_ms_p99",
 )
 BOUND = HINDSIGHT
-#: Policies whose gap is also measured against the bound given their own re-buys.
-SAME_REBUYS = ("cheapest", "shelfsight", "batch")
+#: Policies whose gap is also measured against the bound given their own re-buys
+#: (`foresight`: how far perfect demand information takes the same policy against that bound).
+SAME_REBUYS = ("cheapest", "shelfsight", "batch", "foresight")
 #: Metrics compared per seed (paired: the same world and customers) against a baseline.
 PAIRED = (
     "total_margin", "fulfilment_cost_per_order", "parcels_per_order", "markdown_units",

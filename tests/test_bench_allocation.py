@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench import jasin_sinha
-from bench.allocation import latency, mean_ci, run
+from bench.allocation import SAME_REBUYS, latency, mean_ci, run
 
 
 def test_mean_ci_hand_case() -> None:
@@ -49,7 +49,7 @@ def test_bench_run_shape_on_a_tiny_chain() -> None:
     # The bound given a policy's own re-buys: above that policy's run (it is one of its plans),
     # below hindsight (which may also re-buy freely).
     free = [r["total_margin"] for r in out["raw"]["hindsight"]]
-    for name in ("cheapest", "shelfsight", "batch"):
+    for name in SAME_REBUYS:
         same = out["gap_closed_same_rebuys"][name]["bound_per_seed"]
         ran = [r["total_margin"] for r in out["raw"][name]]
         assert all(m <= b + 0.01 and b <= f + 0.01 for m, b, f in zip(ran, same, free, strict=True))
