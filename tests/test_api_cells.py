@@ -122,6 +122,7 @@ def test_velocity_is_per_gtin_and_memoised_until_sales_or_nodes_change(pg_migrat
         joint = snapshot_velocity(cache.sales_columns([FAST, SLOW], view), is_shop, costs)
         assert not np.array_equal(vel, joint[0])
         assert cache.velocity([FAST, SLOW], view, costs)[0] is vel
+        assert [a.shape for a in cache.velocity([], view, costs)] == [(len(view.nodes), 0)] * 2
         assert cache.velocity([SLOW, FAST], view, costs)[0] is not vel  # another column order
         with pytest.raises(ValueError):
             vel[0, 0] = 1.0  # shared by snapshots: read-only

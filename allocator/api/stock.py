@@ -399,6 +399,9 @@ class GtinCache:
         cols = [self._velocity_column(g, nodes, costs) for g in gtins]
         if len(cols) == 1:
             return cols[0]
+        if not cols:
+            empty = np.zeros((len(nodes.nodes), 0))
+            return empty, empty.copy()
         key = tuple(gtins)
         found = self._velocity_sets.get(key)
         if found is not None and all(a is b for a, b in zip(found[0], cols, strict=True)):
