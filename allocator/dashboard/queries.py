@@ -2,7 +2,9 @@
 
 Reads per second come from `tag_reads` (the gateway's per-cycle summaries: `read_count` raw
 reads per row) in `BUCKET_S` buckets aligned to the epoch; the newest bucket is still filling,
-so the rate shown is the last complete one. Everything else reads the same tables as the API.
+so the rate shown is the last complete one, or, when that one holds no reads (a reader that has
+just started, as in the demo's first seconds), the newest bucket's reads over the time it has
+been filling. Everything else reads the same tables as the API.
 """
 
 from __future__ import annotations
@@ -59,17 +61,21 @@ async def readers(
         "SELECT store_id, reader_id,"
         "       floor(extract(epoch FROM cycle_start) / %(b)s)::bigint AS bucket,"
         "       sum(read_count)::bigint,"
-        "       floor(extract(epoch FROM now()) / %(b)s)::bigint"
+        "       extract(epoch FROM now())::float8"
         "  FROM tag_reads"
         " WHERE cycle_start > now() - make_interval(secs => %(w)s)"
         " GROUP BY 1, 2, 3",
         {"b": BUCKET_S, "w": BUCKET_S * (SERIES_BUCKETS + 1)},
     )
     series: dict[tuple[str, str], list[float]] = {}
-    for store_id, reader_id, bucket, reads, now_bucket in await cur.fetchall():
-        back = int(now_bucket) - int(bucket)  # 0: the bucket still filling
-        if 1 <= back <= SERIES_BUCKETS:
-            s = series.setdefault((str(store_id), str(reader_id)), [0.0] * SERIES_BUCKETS)
+    filling: dict[tuple[str, str], float] = {}  # the newest bucket's rate so far
+    for store_id, reader_id, bucket, reads, now in await cur.fetchall():
+        back = int(now // BUCKET_S) - int(bucket)  # 0: the bucket still filling
+        key = (str(store_id), str(reader_id))
+        if back == 0:
+            filling[key] = round(int(reads) / max(float(now) - int(bucket) * BUCKET_S, 1.0), 2)
+        elif 1 <= back <= SERIES_BUCKETS:
+            s = series.setdefault(key, [0.0] * SERIES_BUCKETS)
             s[SERIES_BUCKETS - back] = round(int(reads) / BUCKET_S, 2)
     cur = await conn.execute(
         "SELECT store_id, reader_id, extract(epoch FROM now() - max(last_seen))::float8"
@@ -78,7 +84,7 @@ async def readers(
         (HEALTH_WINDOW_S,),
     )
     ages = {(str(s), str(r)): float(a) for s, r, a in await cur.fetchall()}
-    keys = sorted(set(configured) | set(series) | set(ages) | set(gateway))
+    keys = sorted(set(configured) | set(series) | set(filling) | set(ages) | set(gateway))
     out = []
     for key in keys:
         points = series.get(key, [0.0] * SERIES_BUCKETS)
@@ -88,7 +94,7 @@ async def readers(
             "store_id": key[0],
             "reader_id": key[1],
             "driver": configured.get(key, "?"),
-            "reads_per_s": points[-1],
+            "reads_per_s": points[-1] or filling.get(key, 0.0),
             "series": points,
             "last_read_age_s": None if age is None else round(max(age, 0.0), 1),
             "reads_total": g.get("reads_total"),
