@@ -14,10 +14,11 @@ present (shops) or on hand (warehouses), which must be 0.
 
 `floor_rps` is a third server driven the same way with the same allocation requests: the write
 floor of `bench.api_floor`, a FastAPI route like the trivial one that decides nothing and checks
-no stock, but reads the body and commits one row per request (group-committed, fsync on) before
-answering: what any design that stores its reservations in PostgreSQL before answering must add
-to the trivial endpoint. `floor_vs_trivial` is therefore about the highest share of the trivial
-endpoint an allocation route can reach on this machine (one that skips FastAPI's routing, as the
+no stock, but reads the body and commits one row per request (group-committed, fsync on, in a
+PostgreSQL of its own with the same settings) before answering: what any design that stores its
+reservations in PostgreSQL before answering must add to the trivial endpoint. `floor_vs_trivial`
+is therefore about the highest share of the trivial endpoint an allocation route can reach on
+this machine (one that skips FastAPI's routing, as the
 API's fast path does, saves part of the framework's share of the trivial endpoint's CPU).
 
 CPU per request is read from /proc over the measured windows (after each warm-up): the API's
@@ -429,6 +430,9 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="shelfsight-bench-api-") as tmp,
         PostgresServer(durable=True) as pg,  # production durability: fsync on
+        # The write floor's own server (same settings): its WAL, dirty pages and vacuum would
+        # otherwise land on the API's PostgreSQL during the API's next round.
+        PostgresServer(durable=True) as floor_pg,
     ):
         dsn = pg.create_database("bench")
         migrate(dsn)
@@ -439,7 +443,8 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
                 "INSERT INTO api_keys (key_id, secret_hash, scopes) VALUES (%s, %s, %s)",
                 (key.key_id, key.secret_hash, ["oms"]),
             )
-        with psycopg.connect(dsn) as conn:
+        floor_dsn = floor_pg.create_database("floor")
+        with psycopg.connect(floor_dsn) as conn:
             conn.execute(api_floor.DDL)
         api_port, trivial_port, floor_port = free_port(), free_port(), free_port()
         config = Path(tmp) / "api.toml"
@@ -459,14 +464,15 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
                                   env, api_port, "/readyz"))
             servers.append(_serve([*uvicorn, str(trivial_port), "bench.api:trivial_app"], env,
                                   trivial_port, "/trivial"))
-            servers.append(_serve([*uvicorn, str(floor_port), "bench.api_floor:floor_app"], env,
-                                  floor_port, "/ready"))
+            servers.append(_serve([*uvicorn, str(floor_port), "bench.api_floor:floor_app"],
+                                  {**env, "SHELFSIGHT__DATABASE__DSN": floor_dsn}, floor_port,
+                                  "/ready"))
             pg_root = _postmaster_pid(pg)
             make = _allocation_requests(key.token, gtins, contended, rng)
             request = b"GET /trivial HTTP/1.1\r\nHost: bench\r\n\r\n"
             probe = _Probe(servers[0].pid, pg_root, api_port)
             tprobe = _Probe(servers[1].pid, None, trivial_port)
-            fprobe = _Probe(servers[2].pid, pg_root, floor_port)
+            fprobe = _Probe(servers[2].pid, _postmaster_pid(floor_pg), floor_port)
             st, tst, fst = _Stats(), _Stats(), _Stats()
             targets: list[tuple[int, Callable[[], bytes], _Probe, _Stats]] = [
                 (api_port, make, probe, st), (trivial_port, lambda: request, tprobe, tst),
