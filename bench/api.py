@@ -18,8 +18,8 @@ no stock, but reads the body and commits one row per request (group-committed, f
 PostgreSQL of its own with the same settings) before answering: what any design that stores its
 reservations in PostgreSQL before answering must add to the trivial endpoint. `floor_vs_trivial`
 is therefore about the highest share of the trivial endpoint an allocation route can reach on
-this machine (one that skips FastAPI's routing, as the
-API's fast path does, saves part of the framework's share of the trivial endpoint's CPU).
+this machine (one that skips FastAPI's routing, as the API's fast path does, saves part of the
+framework's share of the trivial endpoint's CPU).
 
 CPU per request is read from /proc over the measured windows (after each warm-up): the API's
 process tree (uvicorn master + workers), PostgreSQL's (postmaster + backends) and this process
