@@ -2,7 +2,8 @@
 
 * Per shop x GTIN: items `present` in `tag_state` (with their mean record confidence) minus open
   reservations minus `CostConfig.protection_units`; per warehouse x GTIN: `warehouse_stock.on_hand`
-  minus open reservations. Open = `status = 'active' AND expires_at > now()`, outstanding qty - picked.
+  minus open reservations. Open = `status = 'active' AND expires_at > now()`, outstanding qty - picked
+  (read from the running totals of `reservation_open`, less the rows already expired).
 * Velocity: shops' sales of the last `VELOCITY_DAYS` days (`sales_daily`) through the
   simulator's empirical-Bayes estimator (`allocator.velocity`): each cell shrunk towards the prior
   `new_item_velocity_prior` corrected by the GTIN's chain sales and the shop's sales, with a prior
@@ -247,16 +248,27 @@ class CellCounts:
     newest_seen: dict[tuple[str, str], datetime]
 
 
-_CELLS_SQL = """
+#: Units the open reservations of each cell of %(g)s hold (`shelfsight_open_units` for many
+#: cells): the running total less the active rows already past their expiry (allocator migration
+#: 0005); a CTE of the two stock reads below.
+_OPEN_UNITS_CTE = """
+WITH expired AS (
+    SELECT gtin, node_id, sum(qty - picked) AS units FROM reservations
+     WHERE gtin = ANY(%(g)s) AND status = 'active' AND expires_at <= now() GROUP BY 1, 2
+), open_units AS (
+    SELECT o.gtin, o.node_id, (o.units - coalesce(x.units, 0))::bigint AS units
+      FROM reservation_open o LEFT JOIN expired x ON x.gtin = o.gtin AND x.node_id = o.node_id
+     WHERE o.gtin = ANY(%(g)s) AND o.units - coalesce(x.units, 0) <> 0
+)"""
+
+_CELLS_SQL = _OPEN_UNITS_CTE + """
 SELECT 'u', store_id, gtin, count(*)::bigint, avg(confidence)::float8, max(last_seen)
   FROM tag_state WHERE gtin = ANY(%(g)s) AND status = 'present' GROUP BY store_id, gtin
 UNION ALL
 SELECT 'w', warehouse_id, gtin, on_hand::bigint, NULL, updated_at
   FROM warehouse_stock WHERE gtin = ANY(%(g)s)
 UNION ALL
-SELECT 'r', node_id, gtin, sum(qty - picked)::bigint, NULL, NULL
-  FROM reservations WHERE gtin = ANY(%(g)s) AND status = 'active' AND expires_at > now()
- GROUP BY node_id, gtin
+SELECT 'r', node_id, gtin, units, NULL, NULL FROM open_units
 """
 
 _SALES_SQL = """
@@ -281,16 +293,14 @@ async def load_cells(conn: AsyncConnection[TupleRow], gtins: list[str]) -> CellC
     return counts
 
 
-_SNAPSHOT_CELLS_SQL = """
+_SNAPSHOT_CELLS_SQL = _OPEN_UNITS_CTE + """
 SELECT false, store_id, gtin, count(*)::bigint, avg(confidence)::float8
   FROM tag_state WHERE gtin = ANY(%(g)s) AND status = 'present' GROUP BY store_id, gtin
 UNION ALL
 SELECT false, warehouse_id, gtin, on_hand::bigint, NULL
   FROM warehouse_stock WHERE gtin = ANY(%(g)s)
 UNION ALL
-SELECT true, node_id, gtin, sum(qty - picked)::bigint, NULL
-  FROM reservations WHERE gtin = ANY(%(g)s) AND status = 'active' AND expires_at > now()
- GROUP BY node_id, gtin
+SELECT true, node_id, gtin, units, NULL FROM open_units
 """
 
 
