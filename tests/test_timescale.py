@@ -62,6 +62,15 @@ def test_hypertables_policies_and_continuous_aggregate_exist(ts_dsn: str) -> Non
             " ORDER BY ordinal_position"
         ).fetchall()
         assert [c[0] for c in cols] == ["store_id", "gtin", "day", "units"]
+        # The allocator reads it by GTIN: the aggregate's own (gtin, day) index serves that
+        # (gateway migration 0004 adds it on plain PostgreSQL only).
+        defs = [d for (d,) in conn.execute(
+            "SELECT i.indexdef FROM timescaledb_information.continuous_aggregates c"
+            "  JOIN pg_indexes i ON i.schemaname = c.materialization_hypertable_schema"
+            "   AND i.tablename = c.materialization_hypertable_name"
+            " WHERE c.view_name = 'sales_daily'"
+        )]
+        assert any("(gtin, day" in d for d in defs), defs
 
 
 def _reads(at: datetime, n: int, tag: int) -> list[ReadSummaryRow]:
