@@ -1,6 +1,7 @@
 """Reads of "today" (the API's node refresh: units reserved today per node; the dashboard's
-allocations today) narrow to today's blocks through the BRIN indexes on created_at, however
-many old reservations and allocations the tables hold."""
+allocations today) narrow to today's blocks through the BRIN indexes on created_at, and the
+expiry sweep to the allocations still reserved, however many old reservations and allocations
+the tables hold."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ _PICKS_TODAY = (
     "SELECT node_id, sum(qty)::bigint FROM reservations"
     " WHERE created_at >= date_trunc('day', now()) AND status IN ('active', 'fulfilled')"
     " GROUP BY node_id"
+)
+#: The allocations half of shelfsight_expire_reservations().
+_SWEEP = (
+    "UPDATE allocations a SET status = 'expired', updated_at = now()"
+    " WHERE a.status = 'reserved' AND a.expires_at <= now()"
+    "   AND NOT EXISTS (SELECT 1 FROM reservations r"
+    "                    WHERE r.allocation_id = a.allocation_id AND r.status = 'active')"
 )
 _ALLOCATIONS_TODAY = (
     "SELECT status, count(*) FROM allocations WHERE created_at >= date_trunc('day', now())"
@@ -40,6 +48,7 @@ def test_today_reads_use_the_created_at_indexes(pg_migrated_dsn: str) -> None:
         conn.execute("ANALYZE reservations")
         conn.execute("ANALYZE allocations")
         plans = ["\n".join(r[0] for r in conn.execute("EXPLAIN " + q))
-                 for q in (_PICKS_TODAY, _ALLOCATIONS_TODAY)]
+                 for q in (_PICKS_TODAY, _ALLOCATIONS_TODAY, _SWEEP)]
     assert "reservations_created_brin" in plans[0], plans[0]
     assert "allocations_created_brin" in plans[1], plans[1]
+    assert "allocations_reserved_expiry" in plans[2], plans[2]

@@ -5,3 +5,7 @@
 -- of the last day for a few pages of index.
 CREATE INDEX reservations_created_brin ON reservations USING brin (created_at);
 CREATE INDEX allocations_created_brin ON allocations USING brin (created_at);
+
+-- The expiry sweep (every minute, in each API worker) relabels allocations still 'reserved'
+-- past their expiry: an index over those alone, instead of a read of every allocation.
+CREATE INDEX allocations_reserved_expiry ON allocations (expires_at) WHERE status = 'reserved';
