@@ -9,6 +9,10 @@
 -- that two statements never lock two totals in opposite orders). Rows past expires_at stop
 -- counting at once, as before: shelfsight_open_units subtracts the cell's active rows already
 -- expired, which the expiry sweep relabels, so there are few (an index range on expires_at).
+-- No reservation may change between the backfill below and the triggers (the migration runs in
+-- one transaction): writers wait until it commits; readers go on.
+LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE reservation_open (
     gtin    text NOT NULL,
     node_id text NOT NULL,
