@@ -1,5 +1,6 @@
 """`reservation_open` (allocator migration 0005): the running total of each cell's open units,
-kept by triggers through every way reservations change, equals summing the rows themselves."""
+kept by triggers through every way reservations change (truncation too), equals summing the
+rows themselves."""
 
 from __future__ import annotations
 
@@ -70,3 +71,5 @@ def test_the_running_totals_follow_every_change_of_the_reservations(pg_migrated_
             other.execute("UPDATE reservations SET status = 'cancelled'")
             other.rollback()
         assert _totals(conn) == ({("s2", SLOW): 2}, {("s2", SLOW): 2})
+        conn.execute("TRUNCATE allocations CASCADE")  # an operator's reset: nothing stays counted
+        assert _totals(conn) == ({}, {})

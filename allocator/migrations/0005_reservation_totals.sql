@@ -62,6 +62,14 @@ CREATE TRIGGER reservations_open_delete AFTER DELETE ON reservations
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION shelfsight_reservation_open_sync();
 
+CREATE FUNCTION shelfsight_reservation_open_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM reservation_open;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER reservations_open_truncate AFTER TRUNCATE ON reservations
+    FOR EACH STATEMENT EXECUTE FUNCTION shelfsight_reservation_open_clear();
+
 -- Units a cell's open reservations still hold: the running total less its active rows that
 -- expired already (not yet relabelled by the sweep).
 CREATE FUNCTION shelfsight_open_units(p_node text, p_gtin text)
