@@ -141,6 +141,19 @@ def seed(dsn: str, rng: random.Random) -> tuple[list[str], str]:
     return gtins[:-1], contended
 
 
+def totals_drift(dsn: str) -> int:
+    """Cells whose running total of open units (`reservation_open`) differs from summing their
+    active reservations: must be 0."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "WITH s AS (SELECT gtin, node_id, sum(qty - picked) AS units FROM reservations"
+            "            WHERE status = 'active' GROUP BY 1, 2)"
+            " SELECT count(*) FROM reservation_open o FULL JOIN s USING (gtin, node_id)"
+            "  WHERE coalesce(o.units, 0) <> coalesce(s.units, 0)"
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
 def oversold(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
@@ -494,6 +507,7 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
                 _stop(server)
         load_after = os.getloadavg()
         sold_over = oversold(dsn)
+        drift = totals_drift(dsn)
         with psycopg.connect(dsn) as conn:
             row = conn.execute(
                 "SELECT count(*), coalesce(sum(qty), 0) FROM reservations WHERE status = 'active'"
@@ -516,6 +530,7 @@ def run(seconds: float = 10.0, connections: int = 32) -> dict[str, Any]:
         "reserved_rows": int(row[0]) if row else 0,
         "reserved_units": int(row[1]) if row else 0,
         "oversold": sold_over,
+        "totals_drift": drift,
         "trivial_rps": trivial_summary["rps"],
         "trivial_p50_ms": trivial_summary["p50_ms"],
         "trivial_p99_ms": trivial_summary["p99_ms"],
