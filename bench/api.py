@@ -10,7 +10,8 @@ here) and several connection splits. Latencies, counts and CPU are summed over t
 `*_by_round` gives each round's ratio. The load generator is a minimal asyncio HTTP/1.1 client
 in this process (much cheaper per request than httpx), on the same cores as the servers and
 PostgreSQL. `oversold` is checked in the database afterwards: units reserved beyond units
-present (shops) or on hand (warehouses), which must be 0.
+present (shops) or on hand (warehouses), which must be 0; and `totals_drift`, the cells whose
+running total of open units (`reservation_open`) differs from summing their reservations, also 0.
 
 `floor_rps` is a third server driven the same way with the same allocation requests: the write
 floor of `bench.api_floor`, a FastAPI route like the trivial one that decides nothing and checks
