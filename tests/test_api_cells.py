@@ -178,7 +178,7 @@ def test_velocity_pools_the_sizes_of_a_style(pg_migrated_dsn: str) -> None:
     async def body(conn: Any, view: NodeView, connection: Any, opened: list[int]) -> None:
         cache = GtinCache()
         await cache.get(conn, [SLOW])
-        assert cache.pooled([SLOW])[0] == [SLOW, other]
+        assert cache.style_pool(SLOW) == [SLOW, other]
         vel, _ = cache.velocity([SLOW], view, costs)
         assert vel.shape == (len(view.nodes), 1)
         s1, s2 = view.index["s1"], view.index["s2"]

@@ -374,22 +374,13 @@ class GtinCache:
             out[:, j] = cached[1]
         return out
 
-    def pooled(self, gtins: list[str]) -> tuple[list[str], np.ndarray]:
-        """`gtins`, then the other sizes of their styles (cached by `get`), and the style index of
-        each (a GTIN without a style is a style of its own)."""
-        styles = [self._style(g) for g in gtins]
-        out = list(gtins)
-        seen = set(out)
-        for style in styles[: len(gtins)]:  # (siblings are appended below)
-            for s in self._styles.get(style, ()) if style is not None else ():
-                if s not in seen and s in self._entries:
-                    seen.add(s)
-                    out.append(s)
-                    styles.append(style)
-        keys: dict[object, int] = {}
-        groups = np.array([keys.setdefault(("gtin", g) if st is None else st, len(keys))
-                           for g, st in zip(out, styles, strict=True)], dtype=np.int64)
-        return out, groups
+    def style_pool(self, gtin: str) -> list[str]:
+        """`gtin`, then the other sizes of its style cached by `get` (a GTIN without a style
+        stands alone): the GTINs its velocity is estimated with."""
+        style = self._style(gtin)
+        if style is None:
+            return [gtin]
+        return [gtin, *(s for s in self._styles.get(style, ()) if s != gtin and s in self._entries)]
 
     def _style(self, gtin: str) -> str | None:
         entry = self._entries.get(gtin)
@@ -429,7 +420,7 @@ class GtinCache:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(N, 1) velocity and shape of `gtin`, estimated with its style's other sizes."""
         prior = costs.new_item_velocity_prior
-        pooled, groups = self.pooled([gtin])
+        pooled = self.style_pool(gtin)
         stamps = tuple((g, e[0] if (e := self._entries.get(g)) is not None else -1.0)
                        for g in pooled)
         key = (nodes.version, prior, stamps)
@@ -438,8 +429,9 @@ class GtinCache:
             if len(self._velocity) >= VELOCITY_MEMO:
                 self._velocity.clear()
             is_shop = np.array([n.kind is NodeKind.SHOP for n in nodes.nodes], dtype=np.bool_)
+            one_style = np.zeros(len(pooled), dtype=np.int64)
             vel, shape = snapshot_velocity(self.sales_columns(pooled, nodes), is_shop[:, None],
-                                           costs, groups)
+                                           costs, one_style)
             vel, shape = vel[:, :1].copy(), shape[:, :1].copy()
             vel.flags.writeable = shape.flags.writeable = False  # shared by every snapshot
             found = self._velocity[key] = (vel, shape)
