@@ -16,8 +16,6 @@ from typing import Any
 from readers.batch import Read
 from readers.formats import mercury
 
-_NIBBLE = mercury._NIBBLE_TABLE
-
 
 def encoded_stream(frames: int = 20_000, seed: int = 1) -> bytes:
     rng = random.Random(seed)
@@ -34,14 +32,6 @@ def encoded_stream(frames: int = 20_000, seed: int = 1) -> bytes:
     return bytes(out)
 
 
-def _naive_crc(data: bytes) -> int:
-    reg = 0xFFFF
-    for byte in data:
-        for nibble in (byte >> 4, byte & 0x0F):
-            t = reg >> 12
-            reg = ((reg << 4) | nibble) & 0xFFFF
-            reg ^= _NIBBLE[t]
-    return reg
 
 
 def naive_parse(data: bytes, reader: str, now_ns: int) -> list[Read]:
@@ -60,7 +50,8 @@ def naive_parse(data: bytes, reader: str, now_ns: int) -> list[Read]:
         if len(frame) < 3 or len(frame) < need:
             continue
         body = bytes(frame[1:-2])
-        if _naive_crc(body) == (frame[-2] << 8) | frame[-1] and frame[2] == 0x22 and need > 15:
+        crc = (frame[-2] << 8) | frame[-1]
+        if mercury.crc16_by_nibbles(body) == crc and frame[2] == 0x22 and need > 15:
             meta = (frame[8] << 8) | frame[9]
             records, _ = mercury.parse_tag_records(bytes(frame), 11, frame[10], meta)
             for rec in records:

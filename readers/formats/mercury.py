@@ -25,7 +25,7 @@ from readers.formats._mercury_commands import (
     encode_timed_read,
     encode_timed_read_response,
 )
-from readers.formats._mercury_frame import _NIBBLE_TABLE as _NIBBLE_TABLE  # tests, bench
+from readers.formats._mercury_frame import _NIBBLE_TABLE as _NIBBLE_TABLE  # tests
 from readers.formats._mercury_frame import (
     HEADER,
     KNOWN_OPCODES,
@@ -53,6 +53,7 @@ from readers.formats._mercury_frame import (
     STATUS_TEXT,
     STATUS_WRONG_LENGTH,
     crc16,
+    crc16_by_nibbles,
     encode_command,
     encode_response,
 )
@@ -132,6 +133,7 @@ __all__ = [
     "ModuleResponse",
     "TagRecord",
     "crc16",
+    "crc16_by_nibbles",
     "decode_capture",
     "encode_clear_tag_buffer",
     "encode_command",
