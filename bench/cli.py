@@ -86,3 +86,16 @@ def api(
     from bench.api import run
 
     _emit(run(seconds=seconds, connections=connections))
+
+
+@bench_app.command("api-growth")
+def api_growth(
+    windows: Annotated[int, typer.Option(min=2, help="Consecutive load windows.")] = 8,
+    seconds: Annotated[float, typer.Option(help="Length of each window.")] = 2.0,
+    connections: Annotated[int, typer.Option(help="Concurrent connections.")] = 32,
+    as_json: JsonFlag = True,
+) -> None:
+    """CPU per reservation as open reservations pile up (API alone, consecutive windows)."""
+    from bench.api_growth import run
+
+    _emit(run(windows=windows, seconds=seconds, connections=connections))
